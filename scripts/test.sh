@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README's test command: installs what it needs, lints, then runs every suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-prereqs.sh --tpm
+
+echo "==> compile contracts (solc from the npm package, offline)"
+npx hardhat compile --quiet
+echo "==> solhint"
+npx solhint --max-warnings 0 'contracts/**/*.sol'
+echo "==> tsc --noEmit (strict)"
+npx tsc --noEmit -p tsconfig.json
+echo "==> mocha"
+npx mocha "$@"

@@ -11,4 +11,5 @@ npx solhint --max-warnings 0 'contracts/**/*.sol'
 echo "==> tsc --noEmit (strict)"
 npx tsc --noEmit -p tsconfig.json
 echo "==> mocha"
+if [ "$#" -eq 0 ]; then set -- "test/**/*.test.ts"; fi
 npx mocha "$@"

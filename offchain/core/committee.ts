@@ -1,0 +1,54 @@
+/**
+ * Forming a round's committee once the selected verifiers have revealed their VRF proofs.
+ * Sortition is private (nobody knows who is selected until they reveal), so the PBFT
+ * replica set of a round is the set of valid reveals received before the reveal deadline,
+ * ordered by VRF output; the lowest output is the primary of view 0. Pure: reveals are
+ * passed in already verified (proof checked against the registered VRF key).
+ */
+import { ProtocolError } from "./protocol.js";
+
+export interface VerifiedReveal {
+  node: bigint;
+  /** The gateway (signing) address of the node, lower-case hex. */
+  gateway: string;
+  /** VRF output (beta) as a big-endian uint256. */
+  output: bigint;
+}
+
+export interface Committee {
+  members: VerifiedReveal[];
+  /** Byzantine replicas tolerated: n = 3f + 1 (or more). */
+  f: number;
+  /** Matching commits needed: 2f + 1, never below the on-chain quorum. */
+  quorum: number;
+}
+
+export function formCommittee(reveals: VerifiedReveal[], threshold: bigint, onChainQuorum: number): Committee {
+  const byNode = new Map<bigint, VerifiedReveal>();
+  for (const r of reveals) {
+    if (r.output >= threshold) continue; // not selected: the reveal is a (disputable) false claim
+    const seen = byNode.get(r.node);
+    if (seen && seen.output !== r.output) {
+      // VRF outputs are unique per key and input; two different ones mean a broken proof check.
+      throw new ProtocolError("REVEAL_CONFLICT", `node ${r.node} revealed two different VRF outputs`);
+    }
+    byNode.set(r.node, r);
+  }
+  const members = [...byNode.values()].sort((a, b) => (a.output < b.output ? -1 : a.output > b.output ? 1 : 0));
+  const n = members.length;
+  const f = Math.max(0, Math.floor((n - 1) / 3));
+  const quorum = Math.max(2 * f + 1, onChainQuorum);
+  if (n < quorum) {
+    throw new ProtocolError("COMMITTEE_TOO_SMALL", `only ${n} verifiers revealed; ${quorum} are needed`, {
+      metaMessages: ["the round cannot reach a certificate; it is retried in a later round"],
+    });
+  }
+  return { members, f, quorum };
+}
+
+/** The primary of a view: members rotate in VRF-output order. */
+export function primaryOf(committee: Committee, view: number): VerifiedReveal {
+  const m = committee.members[view % committee.members.length];
+  if (!m) throw new ProtocolError("EMPTY_COMMITTEE", "committee has no members");
+  return m;
+}

@@ -1,0 +1,151 @@
+/**
+ * The gateway's durable memory: nonce reservations, every vote it ever signed, and the
+ * rounds it is working on. Every change is written (atomically) BEFORE the caller acts on
+ * it, so a gateway killed at any point and restarted never reuses a nonce, never signs two
+ * different votes for one round, and picks up its pending rounds where it left them.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { TrustmeshError } from "../core/errors.js";
+import { readJsonFile, writeFileAtomic } from "./atomic-file.js";
+
+export class JournalError extends TrustmeshError {
+  override name = "JournalError";
+}
+
+/** How many nonces are reserved per disk write; a crash skips at most this many. */
+const NONCE_BLOCK = 256n;
+
+export type RoundPhase = "requested" | "evidence" | "scored" | "signed" | "submitted" | "recorded" | "abandoned";
+
+export interface PendingRound {
+  round: string; // uint256 as decimal string
+  target: string; // node id
+  phase: RoundPhase;
+  /** The verifier nonce we sent (hex), so a late answer can still be bound. */
+  nonce?: string;
+  /** Free-form, JSON-safe progress data of the round (evidence CID, score, ...). */
+  data?: Record<string, unknown>;
+  updatedAt: number;
+}
+
+export interface SignedVoteRecord {
+  voteHash: string;
+  signature: string;
+  signedAt: number;
+}
+
+interface JournalFile {
+  version: 1;
+  salt: string;
+  nonceReservedUpTo: string;
+  votes: Record<string, SignedVoteRecord>;
+  rounds: Record<string, PendingRound>;
+}
+
+export class GatewayJournal {
+  private state: JournalFile;
+  private nextNonce: bigint;
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly path: string, state: JournalFile) {
+    this.state = state;
+    // Everything up to the reserved mark may have been handed out before a crash.
+    this.nextNonce = BigInt(state.nonceReservedUpTo);
+  }
+
+  static async open(dir: string): Promise<GatewayJournal> {
+    const path = join(dir, "journal.json");
+    const initial: JournalFile = {
+      version: 1,
+      salt: randomBytes(16).toString("hex"),
+      nonceReservedUpTo: "0",
+      votes: {},
+      rounds: {},
+    };
+    const state = await readJsonFile<JournalFile>(path, initial);
+    if (state.version !== 1) {
+      throw new JournalError("JOURNAL_VERSION", `journal ${path} has unknown version ${String(state.version)}`);
+    }
+    const journal = new GatewayJournal(path, state);
+    await journal.flush();
+    return journal;
+  }
+
+  /**
+   * A fresh 32-byte nonce: sha256(salt || counter || random). The counter is reserved on
+   * disk before use, so even a clock reset or a restored VM image cannot repeat one.
+   */
+  async freshNonce(): Promise<Uint8Array> {
+    if (this.nextNonce >= BigInt(this.state.nonceReservedUpTo)) {
+      this.state.nonceReservedUpTo = (this.nextNonce + NONCE_BLOCK).toString();
+      await this.flush();
+    }
+    const counter = this.nextNonce++;
+    return createHash("sha256")
+      .update(this.state.salt)
+      .update(counter.toString(16))
+      .update(randomBytes(16))
+      .digest();
+  }
+
+  /**
+   * Signs at most one vote per round: the same vote again returns the signature made
+   * before; a different vote for a signed round is refused (it would be equivocation).
+   * The signature is on disk before it is returned.
+   */
+  async signOnce(round: bigint, voteHash: string, sign: () => Promise<string>): Promise<string> {
+    const key = round.toString();
+    const previous = this.state.votes[key];
+    if (previous) {
+      if (previous.voteHash !== voteHash) {
+        throw new JournalError("EQUIVOCATION_REFUSED", `round ${key} already has a signed vote with another content`, {
+          metaMessages: [`signed: ${previous.voteHash}`, `asked:  ${voteHash}`],
+        });
+      }
+      return previous.signature;
+    }
+    const signature = await sign();
+    this.state.votes[key] = { voteHash, signature, signedAt: Date.now() };
+    await this.flush();
+    return signature;
+  }
+
+  signedVote(round: bigint): SignedVoteRecord | undefined {
+    return this.state.votes[round.toString()];
+  }
+
+  async putRound(round: PendingRound): Promise<void> {
+    this.state.rounds[round.round] = { ...round, updatedAt: Date.now() };
+    await this.flush();
+  }
+
+  round(round: bigint | string): PendingRound | undefined {
+    return this.state.rounds[round.toString()];
+  }
+
+  pendingRounds(): PendingRound[] {
+    return Object.values(this.state.rounds).filter((r) => r.phase !== "recorded" && r.phase !== "abandoned");
+  }
+
+  /** Drops finished rounds older than `olderThanMs`; signed votes are kept forever. */
+  async prune(olderThanMs: number, now = Date.now()): Promise<number> {
+    let dropped = 0;
+    for (const [key, r] of Object.entries(this.state.rounds)) {
+      if ((r.phase === "recorded" || r.phase === "abandoned") && now - r.updatedAt > olderThanMs) {
+        delete this.state.rounds[key];
+        dropped++;
+      }
+    }
+    if (dropped > 0) await this.flush();
+    return dropped;
+  }
+
+  /** Serialises writes: concurrent callers each get their own complete, ordered write. */
+  private flush(): Promise<void> {
+    const snapshot = JSON.stringify(this.state);
+    const next = this.writing.then(() => writeFileAtomic(this.path, snapshot));
+    this.writing = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,90 @@
+import { expect } from "chai";
+import { randomBytes } from "node:crypto";
+import { roundSchedule } from "../../offchain/core/schedule.js";
+import { formCommittee, primaryOf } from "../../offchain/core/committee.js";
+import { decodeRoundId, encodeRoundId, sortitionAlpha, Role } from "../../offchain/core/protocol.js";
+import { isTrustmeshError } from "../../offchain/core/errors.js";
+
+describe("protocol encodings", () => {
+  it("round ids round-trip and reject out-of-range fields", () => {
+    const parts = { epoch: 7n, node: 3n, sequence: 2n ** 64n - 1n };
+    expect(decodeRoundId(encodeRoundId(parts))).to.deep.equal(parts);
+    expect(() => encodeRoundId({ epoch: 2n ** 64n, node: 1n, sequence: 0n })).to.throw().satisfy((e: unknown) =>
+      isTrustmeshError(e, "ROUND_FIELD_RANGE"),
+    );
+    expect(() => decodeRoundId(1n << 200n)).to.throw(/bits above 192/);
+  });
+
+  it("sortition alpha is seed || round (32 bytes big-endian) || role", () => {
+    const seed = new Uint8Array(32).fill(0xab);
+    const alpha = sortitionAlpha(seed, 0x0102n, Role.Executor);
+    expect(alpha.length).to.equal(65);
+    expect(alpha[31]).to.equal(0xab);
+    expect(alpha[62]).to.equal(0x01);
+    expect(alpha[63]).to.equal(0x02);
+    expect(alpha[64]).to.equal(2);
+    expect(() => sortitionAlpha(new Uint8Array(31), 1n, Role.Verifier)).to.throw(/32 bytes/);
+  });
+});
+
+describe("attestation schedule", () => {
+  const base = { epoch: 4n, node: 9n, epochStartMs: 1_000_000, epochLengthMs: 60_000, meanIntervalMs: 2_000 };
+
+  it("is the same on every gateway for one seed and different for another", () => {
+    const seed = new Uint8Array(randomBytes(32));
+    const a = roundSchedule({ ...base, seed });
+    const b = roundSchedule({ ...base, seed });
+    expect(a).to.deep.equal(b);
+    const c = roundSchedule({ ...base, seed: new Uint8Array(randomBytes(32)) });
+    expect(c.map((r) => r.startMs)).to.not.deep.equal(a.map((r) => r.startMs));
+  });
+
+  it("stays inside the epoch, is increasing, and averages the configured rate", () => {
+    let total = 0;
+    const epochs = 200;
+    for (let i = 0; i < epochs; i++) {
+      const rounds = roundSchedule({ ...base, seed: new Uint8Array(randomBytes(32)) });
+      total += rounds.length;
+      for (let j = 0; j < rounds.length; j++) {
+        const r = rounds[j]!;
+        expect(r.startMs).to.be.within(base.epochStartMs, base.epochStartMs + base.epochLengthMs - 1);
+        if (j > 0) expect(r.startMs).to.be.at.least(rounds[j - 1]!.startMs);
+        expect(decodeRoundId(r.round)).to.deep.equal({ epoch: base.epoch, node: base.node, sequence: r.sequence });
+      }
+    }
+    // Poisson process with rate 1/2s over 60 s: mean 30 rounds per epoch.
+    expect(total / epochs).to.be.within(27, 33);
+  });
+
+  it("caps the number of rounds and rejects nonsense parameters", () => {
+    const seed = new Uint8Array(32);
+    expect(roundSchedule({ ...base, seed, meanIntervalMs: 1, maxRounds: 5 })).to.have.length(5);
+    expect(() => roundSchedule({ ...base, seed, meanIntervalMs: 0 })).to.throw(/positive/);
+  });
+});
+
+describe("committee formation", () => {
+  const reveal = (node: bigint, output: bigint) => ({ node, gateway: `0x${node.toString(16).padStart(40, "0")}`, output });
+
+  it("orders members by VRF output, drops outputs above the threshold, rotates the primary", () => {
+    const c = formCommittee([reveal(1n, 50n), reveal(2n, 10n), reveal(3n, 30n), reveal(4n, 20n), reveal(5n, 999n)], 100n, 3);
+    expect(c.members.map((m) => m.node)).to.deep.equal([2n, 4n, 3n, 1n]);
+    expect(c.f).to.equal(1);
+    expect(c.quorum).to.equal(3);
+    expect(primaryOf(c, 0).node).to.equal(2n);
+    expect(primaryOf(c, 5).node).to.equal(4n);
+  });
+
+  it("never asks for fewer commits than the on-chain quorum", () => {
+    const reveals = [1n, 2n, 3n, 4n, 5n, 6n, 7n].map((n) => reveal(n, n));
+    expect(formCommittee(reveals, 100n, 5).quorum).to.equal(5);
+    expect(() => formCommittee(reveals.slice(0, 4), 100n, 5)).to.throw().satisfy((e: unknown) =>
+      isTrustmeshError(e, "COMMITTEE_TOO_SMALL"),
+    );
+  });
+
+  it("rejects a node with two different outputs and dedups identical reveals", () => {
+    expect(formCommittee([reveal(1n, 5n), reveal(1n, 5n), reveal(2n, 6n), reveal(3n, 7n)], 100n, 3).members).to.have.length(3);
+    expect(() => formCommittee([reveal(1n, 5n), reveal(1n, 6n)], 100n, 1)).to.throw(/two different VRF outputs/);
+  });
+});

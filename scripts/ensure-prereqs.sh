@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian/Ubuntu machine with Node 20+:
 # npm packages (npm ci) and, for the TPM parts, swtpm + tpm2-tools from apt.
-# Usage: scripts/ensure-prereqs.sh [--tpm]
+# Usage: scripts/ensure-prereqs.sh [--tpm] [--browser]
+# --browser: Debian's chromium for the dashboard's headless browser tests (test/web).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +37,18 @@ if [ "${1:-}" = "--tpm" ]; then
     fi
   fi
 fi
+
+# Optional: the dashboard's browser tests drive Debian's chromium (never a downloaded browser).
+for arg in "$@"; do
+  if [ "$arg" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = "0" ]; then
+      echo "==> apt-get install chromium (for test/web)"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq chromium >/dev/null
+    else
+      echo "chromium is missing. Install it with: sudo apt-get install -y chromium" >&2
+      exit 1
+    fi
+  fi
+done

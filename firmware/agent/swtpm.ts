@@ -91,8 +91,7 @@ async function waitListening(port: number, child: ChildProcess, timeoutMs: numbe
 export async function manufacture(stateDir: string, caDir: string, pcrBanks: readonly string[]): Promise<void> {
   await mkdir(caDir, { recursive: true });
   await mkdir(stateDir, { recursive: true });
-  const conf = join(stateDir, "..", `swtpm-setup-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  await mkdir(conf, { recursive: true });
+  const conf = await mkdtemp(join(tmpdir(), "trustmesh-swtpm-setup-"));
   const localca = join(conf, "localca.conf");
   const options = join(conf, "localca.options");
   const setup = join(conf, "setup.conf");

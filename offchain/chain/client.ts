@@ -49,7 +49,7 @@ export async function connect({ rpcUrl, expectedChainId, expectedFrom = "--chain
     actual = await probe.getChainId();
   } catch (cause) {
     throw new ChainClientError(ChainClientErrorCode.Unreachable, `cannot reach an Ethereum node at ${rpcUrl}`, {
-      metaMessages: ["Check --rpc (e.g. http://127.0.0.1:8545) and that the node is running."],
+      metaMessages: ["Check the RPC URL (--rpc, or the box in the dashboard; e.g. http://127.0.0.1:8545) and that the node is running."],
       cause,
     });
   }

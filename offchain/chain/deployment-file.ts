@@ -10,7 +10,7 @@
  *     "contracts": {
  *       "TrustToken": "0x…", "NodeRegistry": "0x…", "Reputation": "0x…",
  *       "TrustBoard": "0x…", "ScoringPolicy": "0x…", "ImageRegistry": "0x…",
- *       "Disputes": "0x…", "EpochClock": "0x…", "Timelock": "0x…"   // optional
+ *       "Disputes": "0x…", "EpochClock": "0x…", "Timelock": "0x…", "VRFVerifier": "0x…"  // optional
  *     }
  *   }
  */
@@ -21,7 +21,7 @@ import { TrustmeshError } from "../core/errors.js";
 export const DEPLOYMENT_FORMAT = "trustmesh-deployment/1";
 
 export const REQUIRED_CONTRACTS = ["TrustToken", "NodeRegistry", "Reputation", "TrustBoard", "ScoringPolicy"] as const;
-export const OPTIONAL_CONTRACTS = ["ImageRegistry", "Disputes", "EpochClock", "Timelock"] as const;
+export const OPTIONAL_CONTRACTS = ["ImageRegistry", "Disputes", "EpochClock", "Timelock", "VRFVerifier"] as const;
 export type RequiredContract = (typeof REQUIRED_CONTRACTS)[number];
 export type OptionalContract = (typeof OPTIONAL_CONTRACTS)[number];
 
@@ -80,4 +80,9 @@ export async function writeDeploymentFile(path: string, deployment: DeploymentFi
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, `${JSON.stringify(deployment, null, 2)}\n`);
   await rename(tmp, path);
+}
+
+/** The deployment file for what `deployTrustMesh` (offchain/chain/deploy.ts) returned. */
+export function deploymentFileOf(r: { chainId: number; startBlock: bigint; contracts: object }): DeploymentFile {
+  return parseDeployment({ format: DEPLOYMENT_FORMAT, chainId: r.chainId, startBlock: Number(r.startBlock), contracts: r.contracts }, "deployTrustMesh result");
 }

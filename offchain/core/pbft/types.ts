@@ -158,8 +158,8 @@ export interface Decision {
 
 /** What must be durably written before any message that follows it in the same output list. */
 export type JournalRecord =
-  /** This replica entered `view` (it will never act in a lower view again). */
-  | { type: "view"; view: number }
+  /** This replica entered `view` (it never acts in a lower view again), waiting for it or running it. */
+  | { type: "view"; view: number; mode: ReplicaMode }
   /** This replica (as primary, or as backup by preparing) accepted digest for (view, seq). */
   | { type: "pre-prepare"; message: PrePrepareMsg }
   | { type: "prepare"; view: number; seq: number; digest: Hex }

@@ -1,0 +1,127 @@
+/**
+ * Gas of the on-chain hot paths, measured in-process on the Hardhat network (cancun):
+ * register with permit, single vote, certificate with quorum 5 of 7, equivocation dispute.
+ * Writes bench/results/gas.json and gas.md and prints the table.
+ * Run: npm run bench:gas
+ */
+import hre from "hardhat";
+import { mkdir, writeFile } from "node:fs/promises";
+import { parseSignature, type Hash } from "viem";
+import {
+  certificate,
+  deployFixture,
+  makeVote,
+  nodeKeys,
+  registerNode,
+  registration,
+  signVote,
+  MIN_STAKE,
+  type Fixture,
+} from "../test/contracts/fixture.js";
+
+interface Row {
+  operation: string;
+  gasUsed: number;
+  target: number | null;
+  note: string;
+}
+
+async function gasOf(f: Fixture, hash: Hash): Promise<number> {
+  const r = await f.publicClient.waitForTransactionReceipt({ hash });
+  if (r.status !== "success") throw new Error(`transaction ${hash} reverted`);
+  return Number(r.gasUsed);
+}
+
+async function main() {
+  const f = await deployFixture();
+  const rows: Row[] = [];
+
+  // Seven committee nodes and one target, registered the plain way.
+  const committee = [];
+  for (let i = 1; i <= 7; i++) committee.push(await registerNode(f, i, i - 1));
+  const target = await registerNode(f, 8, 7);
+
+  // register with permit: a fresh operator (first permit, so its nonce slot is new).
+  const op = f.operators[8]!;
+  const keys = nodeKeys(9);
+  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+  const nonce = await f.token.read.nonces([op.account.address]);
+  const sig = await op.signTypedData({
+    domain: { name: await f.token.read.name(), version: "1", chainId: f.chainId, verifyingContract: f.token.address },
+    types: {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    },
+    primaryType: "Permit",
+    message: { owner: op.account.address, spender: f.registry.address, value: MIN_STAKE, nonce, deadline },
+  });
+  const { v, r, s } = parseSignature(sig);
+  const regHash = await f.registry.write.registerWithPermit([registration(keys), deadline, Number(v), r, s], { account: op.account });
+  rows.push({ operation: "registerWithPermit", gasUsed: await gasOf(f, regHash), target: 200_000, note: "permit + transferFrom + register, operator's first permit" });
+
+  const epoch = await f.clock.read.currentEpoch();
+  const signers5 = committee.slice(0, 5).map((n) => n.keys.gateway);
+
+  // Certificate, first verdict of the target (its reputation and history slots are new).
+  const vote1 = makeVote(epoch, target.id, 0n);
+  const c1 = await certificate(f, signers5, vote1);
+  const h1 = await f.board.write.submitCertificate([vote1, c1.signatures, c1.vrfOutputs]);
+  rows.push({ operation: "submitCertificate (5 of 7), node's first verdict", gasUsed: await gasOf(f, h1), target: null, note: "creates the node's reputation and history slots" });
+
+  // Certificate, steady state (same node, next round).
+  const vote2 = makeVote(epoch, target.id, 1n, { score: 95 });
+  const c2 = await certificate(f, signers5, vote2);
+  const h2 = await f.board.write.submitCertificate([vote2, c2.signatures, c2.vrfOutputs]);
+  rows.push({ operation: "submitCertificate (5 of 7)", gasUsed: await gasOf(f, h2), target: 120_000, note: "steady state: later verdict of a node" });
+
+  // Single votes: a relayed vote that does not reach quorum, then the one that does.
+  const vote3 = makeVote(epoch, target.id, 2n);
+  const gases: number[] = [];
+  for (const n of committee.slice(0, 5)) {
+    const sigV = await signVote(f, n.keys.gateway, vote3);
+    const out = `0x${"11".repeat(31)}${n.id.toString(16).padStart(2, "0")}` as const;
+    gases.push(await gasOf(f, await f.board.write.submitVote([vote3, sigV, out])));
+  }
+  rows.push({ operation: "submitVote (relayed, below quorum)", gasUsed: gases[1]!, target: null, note: "second of five votes" });
+  rows.push({ operation: "submitVote (relayed, reaching quorum 5)", gasUsed: gases[4]!, target: null, note: "fifth vote records the verdict" });
+
+  // Equivocation: one signer signs two different votes for one round.
+  const vote4 = makeVote(epoch, target.id, 3n, { verdict: 1 });
+  const vote4b = makeVote(epoch, target.id, 3n, { verdict: 2 });
+  const cheat = committee[6]!.keys.gateway;
+  const sa = await signVote(f, cheat, vote4);
+  const sb = await signVote(f, cheat, vote4b);
+  const disputer = f.operators[9]!;
+  const hd = await f.disputes.write.disputeEquivocation([vote4, sa, vote4b, sb, { signers: [], vrfOutputs: [] }], { account: disputer.account });
+  rows.push({ operation: "disputeEquivocation", gasUsed: await gasOf(f, hd), target: 150_000, note: "slash 50% (20% of it to the disputer), zero reputation, ban" });
+
+  const md = [
+    "| operation | gas used | target | met | note |",
+    "| --- | ---: | ---: | :---: | --- |",
+    ...rows.map((x) => `| ${x.operation} | ${x.gasUsed.toLocaleString("en-US")} | ${x.target === null ? "-" : x.target.toLocaleString("en-US")} | ${x.target === null ? "-" : x.gasUsed <= x.target ? "yes" : "NO"} | ${x.note} |`),
+  ].join("\n");
+  const meta = {
+    network: hre.network.name,
+    hardfork: hre.config.networks.hardhat.hardfork,
+    solc: hre.config.solidity.compilers[0]?.version,
+    optimizer: hre.config.solidity.compilers[0]?.settings?.optimizer,
+    measuredAt: new Date().toISOString(),
+  };
+  await mkdir(new URL("./results/", import.meta.url), { recursive: true });
+  await writeFile(new URL("./results/gas.json", import.meta.url), JSON.stringify({ ...meta, results: rows }, null, 2) + "\n");
+  await writeFile(new URL("./results/gas.md", import.meta.url), `# Gas (${meta.network}, ${meta.hardfork}, solc ${meta.solc})\n\n${md}\n`);
+  console.log(md);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

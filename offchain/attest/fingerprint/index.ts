@@ -1,0 +1,13 @@
+export { FINGERPRINT_KEYS, FingerprintError, parseItems, isFingerprintKey, type FingerprintItems, type FingerprintKey } from "./items.js";
+export {
+  buildFingerprintTree,
+  compareFingerprint,
+  proveItem,
+  verifyItemProof,
+  valueField,
+  TREE_DEPTH,
+  type FingerprintTree,
+  type FingerprintComparison,
+  type FingerprintProof,
+} from "./merkle.js";
+export { collectFingerprint, type CollectOptions } from "./collect.js";

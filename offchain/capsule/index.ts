@@ -1,0 +1,11 @@
+export { sealCapsule, openCapsule } from "./seal.js";
+export type { SealParameters, SealedCapsule, OpenedCapsule } from "./seal.js";
+export { sealToStore, openFromStore } from "./store.js";
+export type { CapsuleRecord } from "./store.js";
+export { generateCapsuleKeyPair, capsulePublicKey, keyId, keyToHex, keyFromHex } from "./keys.js";
+export type { CapsuleKeyPair } from "./keys.js";
+export { capsuleCommitment, verifyCommitment } from "./commitment.js";
+export { decodeCapsule, encodeCapsule, CAPSULE_VERSION, SUITE } from "./format.js";
+export type { Capsule, CapsuleContext } from "./format.js";
+export { CapsuleError } from "./errors.js";
+export type { CapsuleErrorCode } from "./errors.js";

@@ -1,0 +1,151 @@
+/**
+ * The signed envelope every gossip message travels in. Binary, fixed layout, so the
+ * encoding is canonical (one byte string per message) and decoding is a bounds check:
+ *
+ *   version u8 | type u8 | round u256 | sender u64 | timestamp u64 (ms) | nonce 16 B
+ *   | payload length u32 | payload | signature 65 B (r || s || v)
+ *
+ * The signature is EIP-191 (personal_sign) by the sender's gateway key over
+ * keccak256("trustmesh/envelope/1" || chainId u64 || everything before the signature).
+ * The chain id in the digest keeps a message of one deployment void in another; the
+ * EIP-191 prefix keeps an envelope signature from ever being a transaction or a vote.
+ */
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex, concatBytes, getAddress, hexToBytes, keccak256, type Address, type Hex } from "viem";
+import { P2pError, P2pErrorCode } from "./errors.js";
+import type { GatewaySigner } from "./signer.js";
+import { isMessageType, type MessageType } from "./topics.js";
+
+export const ENVELOPE_VERSION = 1;
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+const HEADER_BYTES = 1 + 1 + 32 + 8 + 8 + 16 + 4;
+const SIGNATURE_BYTES = 65;
+const DIGEST_TAG = new TextEncoder().encode("trustmesh/envelope/1");
+const EIP191_PREFIX_32 = new TextEncoder().encode("\x19Ethereum Signed Message:\n32");
+const U64_MAX = (1n << 64n) - 1n;
+const U256_MAX = (1n << 256n) - 1n;
+
+export interface EnvelopeFields {
+  type: MessageType;
+  round: bigint;
+  sender: bigint;
+  timestamp: bigint;
+  nonce: Uint8Array;
+  payload: Uint8Array;
+}
+
+export interface Envelope extends EnvelopeFields {
+  version: number;
+  signature: Hex;
+  /** The signed digest (before the EIP-191 prefix): the message's identity for replay checks. */
+  digest: Hex;
+}
+
+function writeUint(out: Uint8Array, offset: number, width: number, value: bigint): void {
+  let v = value;
+  for (let i = offset + width - 1; i >= offset; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+}
+
+function readUint(buf: Uint8Array, offset: number, width: number): bigint {
+  let v = 0n;
+  for (let i = offset; i < offset + width; i++) v = (v << 8n) | BigInt(buf[i]!);
+  return v;
+}
+
+function encodeBody(f: EnvelopeFields): Uint8Array {
+  if (f.payload.length > MAX_PAYLOAD_BYTES) {
+    throw new P2pError(P2pErrorCode.EnvelopeTooLarge, `payload of ${f.payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+  }
+  if (f.nonce.length !== 16) throw new P2pError(P2pErrorCode.EnvelopeMalformed, `nonce must be 16 bytes, got ${f.nonce.length}`);
+  if (f.round < 0n || f.round > U256_MAX) throw new P2pError(P2pErrorCode.EnvelopeMalformed, "round does not fit in uint256");
+  for (const [name, v] of [["sender", f.sender], ["timestamp", f.timestamp]] as const) {
+    if (v < 0n || v > U64_MAX) throw new P2pError(P2pErrorCode.EnvelopeMalformed, `${name} does not fit in uint64`);
+  }
+  const out = new Uint8Array(HEADER_BYTES + f.payload.length);
+  out[0] = ENVELOPE_VERSION;
+  out[1] = f.type;
+  writeUint(out, 2, 32, f.round);
+  writeUint(out, 34, 8, f.sender);
+  writeUint(out, 42, 8, f.timestamp);
+  out.set(f.nonce, 50);
+  writeUint(out, 66, 4, BigInt(f.payload.length));
+  out.set(f.payload, HEADER_BYTES);
+  return out;
+}
+
+export function envelopeDigest(chainId: number, body: Uint8Array): Hex {
+  const chain = new Uint8Array(8);
+  writeUint(chain, 0, 8, BigInt(chainId));
+  return keccak256(concatBytes([DIGEST_TAG, chain, body]));
+}
+
+/** Build and sign an envelope; returns the wire bytes and the envelope's digest. */
+export async function signEnvelope(signer: GatewaySigner, chainId: number, fields: EnvelopeFields): Promise<{ bytes: Uint8Array; digest: Hex }> {
+  const body = encodeBody(fields);
+  const digest = envelopeDigest(chainId, body);
+  const signature = hexToBytes(await signer.signMessage({ message: { raw: digest } }));
+  if (signature.length !== SIGNATURE_BYTES) {
+    throw new P2pError(P2pErrorCode.EnvelopeMalformed, `signer returned a ${signature.length}-byte signature`);
+  }
+  return { bytes: concatBytes([body, signature]), digest };
+}
+
+export type DecodeResult = { ok: true; envelope: Envelope } | { ok: false; reason: string };
+
+/** Parse wire bytes; never throws on peer input. */
+export function decodeEnvelope(chainId: number, bytes: Uint8Array): DecodeResult {
+  if (bytes.length < HEADER_BYTES + SIGNATURE_BYTES) return { ok: false, reason: `too short (${bytes.length} bytes)` };
+  const version = bytes[0]!;
+  if (version !== ENVELOPE_VERSION) return { ok: false, reason: `unknown version ${version}` };
+  const type = bytes[1]!;
+  if (!isMessageType(type)) return { ok: false, reason: `unknown message type ${type}` };
+  const payloadLength = Number(readUint(bytes, 66, 4));
+  if (payloadLength > MAX_PAYLOAD_BYTES) return { ok: false, reason: `payload length ${payloadLength} too large` };
+  // Exact length: trailing bytes would give one message two encodings (and two ids).
+  if (bytes.length !== HEADER_BYTES + payloadLength + SIGNATURE_BYTES) {
+    return { ok: false, reason: `length ${bytes.length} does not match payload length ${payloadLength}` };
+  }
+  const bodyEnd = HEADER_BYTES + payloadLength;
+  const body = bytes.subarray(0, bodyEnd);
+  return {
+    ok: true,
+    envelope: {
+      version,
+      type,
+      round: readUint(bytes, 2, 32),
+      sender: readUint(bytes, 34, 8),
+      timestamp: readUint(bytes, 42, 8),
+      nonce: bytes.slice(50, 66),
+      payload: bytes.slice(HEADER_BYTES, bodyEnd),
+      signature: bytesToHex(bytes.subarray(bodyEnd)),
+      digest: envelopeDigest(chainId, body),
+    },
+  };
+}
+
+/**
+ * The gateway address that signed the envelope, or null when the signature is unusable.
+ * Straight on noble (what viem uses inside) and synchronous: this runs once per message per
+ * hop and viem's async wrapper roughly doubles its cost.
+ */
+export function recoverEnvelopeSigner(envelope: Envelope): Address | null {
+  try {
+    const sig = hexToBytes(envelope.signature);
+    const v = sig[64]!;
+    const recovery = v >= 27 ? v - 27 : v;
+    if (recovery !== 0 && recovery !== 1) return null;
+    const recovered = new Uint8Array(65);
+    recovered[0] = recovery;
+    recovered.set(sig.subarray(0, 64), 1);
+    const hash = keccak_256(concatBytes([EIP191_PREFIX_32, hexToBytes(envelope.digest)]));
+    const compressed = secp256k1.recoverPublicKey(recovered, hash, { prehash: false });
+    const uncompressed = secp256k1.Point.fromBytes(compressed).toBytes(false);
+    return getAddress(bytesToHex(keccak_256(uncompressed.subarray(1)).subarray(12)));
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * One libp2p host per gateway: TCP, Noise, Yamux, identify, gossipsub (StrictSign, peer
+ * scoring) and the proof-of-trust binding service, with the registry-driven connection
+ * gater. The gateway daemon creates one with `createTrustmeshHost`, starts it, dials its
+ * bootstrap peers, subscribes handlers per topic and publishes signed envelopes.
+ */
+import { gossipsub, StrictSign, TopicValidatorResult, type GossipSub, type GossipsubOpts, type Message } from "@libp2p/gossipsub";
+import { createTopicScoreParams, type TopicScoreParams } from "@libp2p/gossipsub/score";
+import { identify, type Identify } from "@libp2p/identify";
+import type { Libp2p, PeerId, PrivateKey, Startable, Stream } from "@libp2p/interface";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { noise } from "@libp2p/noise";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { tcp } from "@libp2p/tcp";
+import { yamux } from "@libp2p/yamux";
+import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
+import { createLibp2p } from "libp2p";
+import { randomBytes } from "node:crypto";
+import { PeerAdmissions, type AdmissionEvent, type AdmittedPeer } from "./admissions.js";
+import { peerBinding, type PeerBindingService } from "./bind-service.js";
+import { signPeerBinding } from "./binding.js";
+import { decodeEnvelope, signEnvelope, type Envelope } from "./envelope.js";
+import { P2pError, P2pErrorCode } from "./errors.js";
+import { RegistryCache, type RegistryView } from "./registry-view.js";
+import { SeenCache } from "./seen-cache.js";
+import type { GatewaySigner } from "./signer.js";
+import { readAll } from "./stream-io.js";
+import { DIRECT_PROTOCOL, MessageType, scopeAllows, TOPIC_KINDS, topicKindOf, topicName, type TopicKind } from "./topics.js";
+import { MAX_PAYLOAD_BYTES } from "./envelope.js";
+import { validateMessage, type RejectReason } from "./validation.js";
+
+export interface TrustmeshHostOptions {
+  /** The gateway's registered key: signs the peer binding and every envelope. */
+  signer: GatewaySigner;
+  nodeId: bigint;
+  chainId: number;
+  registry: RegistryView;
+  /** libp2p identity; a fresh Ed25519 key when absent. */
+  privateKey?: PrivateKey;
+  listen?: string[];
+  /** Binding lifetime in seconds (default one day). */
+  bindingTtlSeconds?: number;
+  bindTimeoutMs?: number;
+  denyMs?: number;
+  /** Envelope timestamp window either side of now (default 60 s); the seen cache keeps ids twice as long. */
+  replayWindowMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Gossipsub's IP-colocation penalty punishes every peer on a loopback cluster; off by default there. */
+  ipColocationWeight?: number;
+  now?: () => number;
+}
+
+export interface ReceivedMessage {
+  topic: TopicKind;
+  /** "gossip" for topic traffic, "direct" for a point-to-point envelope. */
+  via: "gossip" | "direct";
+  envelope: Envelope;
+  /** PeerId of the gossip origin (StrictSign-verified). */
+  from: string;
+  /** The envelope's wire bytes, exactly as signed (for relaying or evidence). */
+  data: Uint8Array;
+}
+
+export type MessageHandler = (msg: ReceivedMessage) => void;
+
+export interface RejectedMessage {
+  topic: TopicKind;
+  propagationSource: string;
+  reason: RejectReason | "unbound-source" | "source-scope";
+  detail: string;
+}
+
+export interface PublishParameters {
+  type: MessageType;
+  round: bigint;
+  payload: Uint8Array;
+}
+
+type Services = { identify: Identify; pubsub: GossipSub; binding: PeerBindingService };
+
+/** What we need from gossipsub beyond its public interface: scores, to read and refresh. */
+interface ScoredPubSub {
+  getScore(peerId: string): number;
+  score: { scoreCache: Map<string, unknown> };
+}
+
+function hasScores(p: unknown): p is ScoredPubSub {
+  const c = p as Partial<ScoredPubSub>;
+  return typeof c.getScore === "function" && c.score !== undefined && c.score.scoreCache instanceof Map;
+}
+
+function topicScoreParams(): TopicScoreParams {
+  // Only P4 (invalid messages) is weighted: the others reward volume and time in mesh,
+  // which say nothing about a gateway's honesty in a small permissioned mesh.
+  return createTopicScoreParams({
+    topicWeight: 1,
+    timeInMeshWeight: 0,
+    timeInMeshQuantum: 1000,
+    firstMessageDeliveriesWeight: 0,
+    meshMessageDeliveriesWeight: 0,
+    meshFailurePenaltyWeight: 0,
+    invalidMessageDeliveriesWeight: -10,
+    invalidMessageDeliveriesDecay: 0.9,
+  });
+}
+
+export class TrustmeshHost implements Startable {
+  readonly admissions: PeerAdmissions;
+  private readonly handlers = new Map<TopicKind, Set<MessageHandler>>();
+  private readonly rejectListeners = new Set<(r: RejectedMessage) => void>();
+  private readonly seen: SeenCache;
+  private readonly now: () => number;
+  private readonly windowMs: number;
+  private unsubscribeAdmissions: (() => void) | undefined;
+  private running = false;
+
+  constructor(
+    readonly libp2p: Libp2p<Services>,
+    private readonly opts: TrustmeshHostOptions,
+    admissions: PeerAdmissions,
+    private readonly cache: RegistryCache,
+  ) {
+    this.admissions = admissions;
+    this.now = opts.now ?? Date.now;
+    this.windowMs = opts.replayWindowMs ?? 60_000;
+    this.seen = new SeenCache(2 * this.windowMs, this.now);
+  }
+
+  get peerId(): PeerId {
+    return this.libp2p.peerId;
+  }
+
+  get nodeId(): bigint {
+    return this.opts.nodeId;
+  }
+
+  get multiaddrs(): Multiaddr[] {
+    return this.libp2p.getMultiaddrs();
+  }
+
+  private get pubsub(): GossipSub {
+    return this.libp2p.services.pubsub;
+  }
+
+  async start(): Promise<void> {
+    if (!hasScores(this.pubsub)) {
+      throw new P2pError(P2pErrorCode.MissingComponent, "the pubsub service does not expose gossipsub peer scores");
+    }
+    for (const kind of TOPIC_KINDS) {
+      this.pubsub.topicValidators.set(topicName(this.opts.chainId, kind), (peer, msg) => this.validate(kind, peer, msg));
+    }
+    this.pubsub.addEventListener("message", this.onMessage);
+    this.pubsub.addEventListener("subscription-change", this.onSubscriptionChange);
+    this.unsubscribeAdmissions = this.admissions.onEvent(this.onAdmission);
+    await this.libp2p.start();
+    await this.libp2p.handle(DIRECT_PROTOCOL, (stream, connection) => this.onDirect(stream, connection.remotePeer), { maxInboundStreams: 256 });
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.libp2p.unhandle(DIRECT_PROTOCOL).catch(() => undefined);
+    this.unsubscribeAdmissions?.();
+    this.pubsub.removeEventListener("message", this.onMessage);
+    this.pubsub.removeEventListener("subscription-change", this.onSubscriptionChange);
+    await this.libp2p.stop();
+    this.cache.close();
+  }
+
+  async dial(addr: Multiaddr | string): Promise<void> {
+    await this.libp2p.dial(typeof addr === "string" ? multiaddr(addr) : addr);
+  }
+
+  /** Subscribe to a topic; returns the unsubscribe function. */
+  subscribe(kind: TopicKind, handler: MessageHandler): () => void {
+    let set = this.handlers.get(kind);
+    if (set === undefined) {
+      set = new Set();
+      this.handlers.set(kind, set);
+      this.pubsub.subscribe(topicName(this.opts.chainId, kind));
+    }
+    set.add(handler);
+    return () => {
+      set.delete(handler);
+      if (set.size === 0) {
+        this.handlers.delete(kind);
+        this.pubsub.unsubscribe(topicName(this.opts.chainId, kind));
+      }
+    };
+  }
+
+  /** Sign and publish one envelope on the topic its type belongs to. */
+  async publish(p: PublishParameters): Promise<{ digest: `0x${string}`; recipients: number }> {
+    if (!this.running) throw new P2pError(P2pErrorCode.NotStarted, "host is not started");
+    const { bytes, digest } = await signEnvelope(this.opts.signer, this.opts.chainId, {
+      type: p.type,
+      round: p.round,
+      sender: this.opts.nodeId,
+      timestamp: BigInt(this.now()),
+      nonce: randomBytes(16),
+      payload: p.payload,
+    });
+    this.seen.add(digest);
+    const res = await this.pubsub.publish(topicName(this.opts.chainId, topicKindOf(p.type)), bytes);
+    return { digest, recipients: res.recipients.length };
+  }
+
+  /**
+   * Sign one envelope and deliver it to one admitted node over a direct stream. The
+   * receiver validates it exactly as gossip (signature, schema, replay, scope) and hands it
+   * to the handlers of the envelope's topic with `via: "direct"`.
+   */
+  async sendDirect(nodeId: bigint, p: PublishParameters): Promise<{ digest: `0x${string}` }> {
+    if (!this.running) throw new P2pError(P2pErrorCode.NotStarted, "host is not started");
+    const peer = this.admissions.list().find((a) => a.nodeId === nodeId);
+    if (peer === undefined) throw new P2pError(P2pErrorCode.TopicNotAllowed, `node ${nodeId} is not an admitted peer`);
+    const { bytes, digest } = await signEnvelope(this.opts.signer, this.opts.chainId, {
+      type: p.type,
+      round: p.round,
+      sender: this.opts.nodeId,
+      timestamp: BigInt(this.now()),
+      nonce: randomBytes(16),
+      payload: p.payload,
+    });
+    await this.sendRaw(peer.peerId, bytes);
+    return { digest };
+  }
+
+  /** Write envelope bytes unchanged to a peer's direct protocol. */
+  async sendRaw(peerId: PeerId | string, bytes: Uint8Array): Promise<void> {
+    const target = typeof peerId === "string" ? this.libp2p.getPeers().find((p) => p.toString() === peerId) : peerId;
+    if (target === undefined) throw new P2pError(P2pErrorCode.TopicNotAllowed, `peer ${peerId.toString()} is not connected`);
+    const stream = await this.libp2p.dialProtocol(target, DIRECT_PROTOCOL, { signal: AbortSignal.timeout(5_000) });
+    stream.send(bytes);
+    await stream.close();
+  }
+
+  private async onDirect(stream: Stream, remote: PeerId): Promise<void> {
+    const source = remote.toString();
+    const data = await readAll(stream, MAX_PAYLOAD_BYTES + 1024, 5_000);
+    if (data === null) return;
+    const decoded = decodeEnvelope(this.opts.chainId, data);
+    const kind: TopicKind = decoded.ok ? topicKindOf(decoded.envelope.type) : "pbft";
+    const verdict = await this.validate(kind, remote, { type: "unsigned", topic: topicName(this.opts.chainId, kind), data });
+    if (verdict !== TopicValidatorResult.Accept || !decoded.ok) return;
+    this.deliver(kind, { topic: kind, via: "direct", envelope: decoded.envelope, from: source, data });
+  }
+
+  /** Publish already-signed envelope bytes unchanged (relays, tests of replay handling). */
+  async publishRaw(kind: TopicKind, bytes: Uint8Array): Promise<number> {
+    const res = await this.pubsub.publish(topicName(this.opts.chainId, kind), bytes);
+    return res.recipients.length;
+  }
+
+  onRejected(listener: (r: RejectedMessage) => void): () => void {
+    this.rejectListeners.add(listener);
+    return () => this.rejectListeners.delete(listener);
+  }
+
+  admittedPeers(): AdmittedPeer[] {
+    return this.admissions.list();
+  }
+
+  /** Gossipsub score of a peer as this host sees it (all components, app-specific included). */
+  scoreOf(peer: PeerId | string): number {
+    const p = this.pubsub;
+    return hasScores(p) ? p.getScore(peer.toString()) : 0;
+  }
+
+  meshPeers(kind: TopicKind): string[] {
+    const p = this.pubsub as GossipSub & { getMeshPeers?: (t: string) => string[] };
+    return p.getMeshPeers?.(topicName(this.opts.chainId, kind)) ?? [];
+  }
+
+  subscribers(kind: TopicKind): string[] {
+    return this.pubsub.getSubscribers(topicName(this.opts.chainId, kind)).map((p) => p.toString());
+  }
+
+  private async validate(kind: TopicKind, peer: PeerId, msg: Message): Promise<TopicValidatorResult> {
+    const source = peer.toString();
+    const admitted = this.admissions.get(source);
+    if (admitted === undefined) return this.rejectFrom(kind, source, "unbound-source", "propagation source has not bound its identity");
+    if (!scopeAllows(admitted.scope, kind)) {
+      return this.rejectFrom(kind, source, "source-scope", `node ${admitted.nodeId} (scope ${admitted.scope}) may not relay on ${kind}`);
+    }
+    const res = await validateMessage(msg.data, {
+      chainId: this.opts.chainId,
+      topic: kind,
+      now: this.now(),
+      windowMs: this.windowMs,
+      lookup: (g) => this.cache.get(g),
+      seen: this.seen,
+    });
+    if (!res.ok) return this.rejectFrom(kind, source, res.reason, res.detail);
+    return TopicValidatorResult.Accept;
+  }
+
+  private rejectFrom(kind: TopicKind, source: string, reason: RejectedMessage["reason"], detail: string): TopicValidatorResult {
+    this.admissions.penalise(source);
+    this.invalidateScore(source);
+    for (const l of [...this.rejectListeners]) l({ topic: kind, propagationSource: source, reason, detail });
+    return TopicValidatorResult.Reject;
+  }
+
+  private readonly onMessage = (evt: CustomEvent<Message>): void => {
+    const msg = evt.detail;
+    const kind = TOPIC_KINDS.find((k) => topicName(this.opts.chainId, k) === msg.topic);
+    if (kind === undefined || msg.type !== "signed") return;
+    const decoded = decodeEnvelope(this.opts.chainId, msg.data);
+    if (!decoded.ok) return;
+    this.deliver(kind, { topic: kind, via: "gossip", envelope: decoded.envelope, from: msg.from.toString(), data: msg.data });
+  };
+
+  private deliver(kind: TopicKind, m: ReceivedMessage): void {
+    for (const h of [...(this.handlers.get(kind) ?? [])]) {
+      try {
+        h(m);
+      } catch {
+        // A handler's failure is the handler's business; the host keeps delivering.
+      }
+    }
+  }
+
+  /** A scope-limited peer that subscribes beyond its scope is evicted: it never joins those meshes. */
+  private readonly onSubscriptionChange = (evt: CustomEvent<{ peerId: PeerId; subscriptions: { topic: string; subscribe: boolean }[] }>): void => {
+    const admitted = this.admissions.get(evt.detail.peerId.toString());
+    if (admitted === undefined) return;
+    const subscribed = evt.detail.subscriptions.filter((s) => s.subscribe).map((s) => s.topic);
+    this.enforceScope(admitted, subscribed);
+  };
+
+  private readonly onAdmission = (e: AdmissionEvent): void => {
+    if (e.kind === "denied") return;
+    this.invalidateScore(e.peer.peerId);
+    const subscribed = TOPIC_KINDS.filter((k) => this.subscribers(k).includes(e.peer.peerId)).map((k) => topicName(this.opts.chainId, k));
+    this.enforceScope(e.peer, subscribed);
+  };
+
+  private enforceScope(peer: AdmittedPeer, topics: string[]): void {
+    const bad = topics.find((t) => {
+      const kind = TOPIC_KINDS.find((k) => topicName(this.opts.chainId, k) === t);
+      return kind !== undefined && !scopeAllows(peer.scope, kind);
+    });
+    if (bad !== undefined) void this.libp2p.services.binding.evict(peer.peerId, `scope ${peer.scope} does not include ${bad}`, peer.gateway);
+  }
+
+  /** Gossipsub caches scores for a heartbeat; admission changes must apply now. */
+  private invalidateScore(peerId: string): void {
+    const p = this.pubsub;
+    if (hasScores(p)) p.score.scoreCache.delete(peerId);
+  }
+}
+
+export async function createTrustmeshHost(opts: TrustmeshHostOptions): Promise<TrustmeshHost> {
+  if (!Number.isSafeInteger(opts.chainId) || opts.chainId <= 0) throw new P2pError(P2pErrorCode.Config, `bad chain id ${opts.chainId}`);
+  const now = opts.now ?? Date.now;
+  const privateKey = opts.privateKey ?? (await generateKeyPair("Ed25519"));
+  const peerId = peerIdFromPrivateKey(privateKey);
+  const binding = await signPeerBinding(opts.signer, {
+    peerId: peerId.toString(),
+    nodeId: opts.nodeId,
+    chainId: BigInt(opts.chainId),
+    expiry: BigInt(Math.floor(now() / 1000) + (opts.bindingTtlSeconds ?? 86_400)),
+  });
+  const admissions = new PeerAdmissions({ now });
+  const cache = new RegistryCache(opts.registry, 30_000, now);
+  const topics: Record<string, TopicScoreParams> = {};
+  for (const k of TOPIC_KINDS) topics[topicName(opts.chainId, k)] = topicScoreParams();
+  const gossipOpts: Partial<GossipsubOpts> = {
+    globalSignaturePolicy: StrictSign,
+    allowedTopics: TOPIC_KINDS.map((k) => topicName(opts.chainId, k)),
+    allowPublishToZeroTopicPeers: true,
+    fallbackToFloodsub: false,
+    emitSelf: false,
+    heartbeatInterval: opts.heartbeatIntervalMs ?? 1000,
+    // A refused GRAFT (peer not yet bound) must not keep a link out of the mesh for a minute.
+    pruneBackoff: 5_000,
+    scoreParams: {
+      topics,
+      appSpecificScore: (p: string) => admissions.appScore(p),
+      appSpecificWeight: 1,
+      IPColocationFactorWeight: opts.ipColocationWeight ?? 0,
+    },
+  };
+  const libp2p = await createLibp2p<Services>({
+    privateKey,
+    start: false,
+    addresses: { listen: opts.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: admissions.gater(),
+    connectionManager: { inboundConnectionThreshold: 100, maxConnections: 200 },
+    services: {
+      identify: identify(),
+      pubsub: gossipsub(gossipOpts),
+      binding: peerBinding({
+        admissions,
+        registry: opts.registry,
+        cache,
+        binding,
+        chainId: BigInt(opts.chainId),
+        timeoutMs: opts.bindTimeoutMs,
+        denyMs: opts.denyMs,
+        nowSeconds: () => BigInt(Math.floor(now() / 1000)),
+      }),
+    },
+  });
+  return new TrustmeshHost(libp2p, opts, admissions, cache);
+}

@@ -1,0 +1,176 @@
+/**
+ * Drives one PBFT replica (offchain/core/pbft) over a TrustmeshHost. Networking only, in the
+ * reactor style: decode, authenticate the sender, enqueue; one loop owns the replica and
+ * acts on its outputs strictly in order (a `persist` is written before any later message
+ * leaves). Broadcasts go over the pbft gossip topic, `send` over a direct stream.
+ *
+ * Two signatures, two jobs: the envelope's proves which registered node put the message on
+ * the network (gossip validation, peer scoring); the PBFT authenticator inside proves which
+ * replica authored it, so relayed messages (proofs sent to a laggard) stay verifiable.
+ * Traffic from nodes outside this committee is ignored.
+ */
+import type { Startable } from "@libp2p/interface";
+import { decodeMessage, encodeMessage, timerKey, type Decision, type JournalRecord, type PbftMessage, type Replica, type ReplicaInput, type ReplicaOutput, type ReplicaStatus, type Vote } from "../core/pbft/index.js";
+import { isTrustmeshError } from "../core/errors.js";
+import type { ReceivedMessage, TrustmeshHost } from "./host.js";
+import { MessageType } from "./topics.js";
+
+export interface PbftJournal {
+  append(record: JournalRecord): void | Promise<void>;
+}
+
+export interface PbftTransportOptions {
+  host: TrustmeshHost;
+  replica: Replica;
+  /** Node id of every replica, by replica index (the committee order the replica uses). */
+  committee: readonly bigint[];
+  /** Written before the outputs that follow a `persist`; omit only in benchmarks. */
+  journal?: PbftJournal;
+  /** The envelope round for this committee's messages (e.g. the attestation round id). */
+  round?: bigint;
+  onDecide?: (decision: Decision) => void;
+  /** Non-fatal problems (a publish that failed, a peer dropped): for logs. */
+  onError?: (err: unknown) => void;
+}
+
+export class PbftTransport implements Startable {
+  private readonly queue: ReplicaInput[] = [];
+  private draining = false;
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private unsubscribe: (() => void) | undefined;
+  private running = false;
+  private readonly indexOf = new Map<bigint, number>();
+
+  constructor(private readonly opts: PbftTransportOptions) {
+    opts.committee.forEach((nodeId, i) => this.indexOf.set(nodeId, i));
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.unsubscribe = this.opts.host.subscribe("pbft", this.onMessage);
+    await this.handleOutputs(await this.opts.replica.resume());
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.queue.length = 0;
+  }
+
+  /** The replica's view, primary, progress (for the relayer, dashboards and tests). */
+  status(): ReplicaStatus {
+    return this.opts.replica.status();
+  }
+
+  /** Propose a verdict (the PBFT client request) from this gateway. */
+  submit(vote: Vote): void {
+    this.enqueue({ type: "request", vote });
+  }
+
+  private readonly onMessage = (m: ReceivedMessage): void => {
+    if (m.envelope.type !== MessageType.Pbft) return;
+    let message: PbftMessage;
+    try {
+      message = decodeMessage(m.envelope.payload);
+    } catch (err) {
+      if (!isTrustmeshError(err)) this.opts.onError?.(err);
+      this.opts.host.admissions.penalise(m.from);
+      return;
+    }
+    // Another committee's traffic on the shared topic. A message whose `replica` is not the
+    // envelope's sender is normal: a replica helping a laggard re-sends other replicas'
+    // signed messages; the replica checks each message's own authenticator.
+    if (!this.indexOf.has(m.envelope.sender)) return;
+    this.enqueue({ type: "message", message });
+  };
+
+  private enqueue(input: ReplicaInput): void {
+    if (!this.running) return;
+    this.queue.push(input);
+    if (!this.draining) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.running && this.queue.length > 0) {
+        const input = this.queue.shift()!;
+        try {
+          await this.handleOutputs(await this.opts.replica.step(input));
+        } catch (err) {
+          this.opts.onError?.(err);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async handleOutputs(outputs: ReplicaOutput[]): Promise<void> {
+    for (const o of outputs) {
+      switch (o.type) {
+        case "persist":
+          await this.opts.journal?.append(o.record);
+          break;
+        case "broadcast":
+          await this.publish(o.message);
+          break;
+        case "send":
+          await this.sendTo(o.to, o.message);
+          break;
+        case "set-timer":
+          this.setTimer(o.timer, o.ms);
+          break;
+        case "cancel-timer": {
+          const k = timerKey(o.timer);
+          clearTimeout(this.timers.get(k));
+          this.timers.delete(k);
+          break;
+        }
+        case "decide":
+          this.opts.onDecide?.(o.decision);
+          break;
+        case "reject": {
+          const nodeId = this.opts.committee[o.from];
+          const peer = nodeId === undefined ? undefined : this.opts.host.admittedPeers().find((p) => p.nodeId === nodeId);
+          if (peer !== undefined) this.opts.host.admissions.penalise(peer.peerId);
+          break;
+        }
+        default:
+          // new-view-installed, stable-checkpoint, state-transfer: the relayer's concern.
+          break;
+      }
+    }
+  }
+
+  private async publish(message: PbftMessage): Promise<void> {
+    try {
+      await this.opts.host.publish({ type: MessageType.Pbft, round: this.opts.round ?? 0n, payload: encodeMessage(message) });
+    } catch (err) {
+      this.opts.onError?.(err);
+    }
+  }
+
+  private async sendTo(to: number, message: PbftMessage): Promise<void> {
+    const nodeId = this.opts.committee[to];
+    if (nodeId === undefined) return;
+    try {
+      await this.opts.host.sendDirect(nodeId, { type: MessageType.Pbft, round: this.opts.round ?? 0n, payload: encodeMessage(message) });
+    } catch (err) {
+      this.opts.onError?.(err);
+    }
+  }
+
+  private setTimer(timer: Parameters<typeof timerKey>[0], ms: number): void {
+    const k = timerKey(timer);
+    clearTimeout(this.timers.get(k));
+    const t = setTimeout(() => {
+      this.timers.delete(k);
+      this.enqueue({ type: "timeout", timer });
+    }, ms);
+    t.unref?.();
+    this.timers.set(k, t);
+  }
+}

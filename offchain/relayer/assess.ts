@@ -1,0 +1,167 @@
+/**
+ * A verifier's assessment of one attestation response (ARCHITECTURE step 6, before
+ * scoring): the binding of the quote to this verifier's nonce and to the target's agent
+ * channel, the full TPM appraisal (signature, nonce, PCR digest, clock, event-log replay,
+ * golden policy), the node's enrolled identity (AK, EK certificate, hardware fingerprint)
+ * against the registry, and the approved-image check. Pure: the caller supplies the
+ * chain's facts. Every problem becomes a finding; nothing here throws on bad evidence.
+ */
+import { createHash } from "node:crypto";
+import { encodeAbiParameters, keccak256, type Hex } from "viem";
+import { appraise } from "../attest/appraise.js";
+import { hasFailure, type Finding } from "../attest/errors.js";
+import { measuredDigests } from "../attest/eventlog/parse.js";
+import { quoteNonce, type SelectionJson } from "../attest/bridge/messages.js";
+import { akDigest } from "../attest/enrol/registrar.js";
+import { buildFingerprintTree } from "../attest/fingerprint/merkle.js";
+import { parseItems } from "../attest/fingerprint/items.js";
+import { parseTpm2bPublic } from "../attest/tpm/public.js";
+import { hashAlgByName } from "../attest/tpm/constants.js";
+import { clockStateOf, type ClockState } from "../attest/quote.js";
+import type { PcrSelection } from "../attest/tpm/pcrs.js";
+import type { GoldenPolicy } from "../attest/policy/types.js";
+import type { AttestResponsePayload } from "./round-messages.js";
+import { onChainTier } from "./enrolment.js";
+import type { FindingSeverity, ScoreInput } from "../../ipfs/scoring/contract.js";
+
+/** PCRs the HPC agent measures into (firmware/agent/measure.ts). */
+export const BOOT_IMAGE_PCR = 9;
+export const CONTAINER_PCR = 10;
+
+export interface AssessParameters {
+  response: AttestResponsePayload;
+  verifierNonce: Uint8Array;
+  /** The selection this verifier asked for. */
+  selection: SelectionJson;
+  /** The target's registered identity digest (NodeRegistry.getNode().identityDigest). */
+  identityDigest: Hex;
+  /** Registered security tier; 0 is the lowest (software key, no EK). */
+  tier: number;
+  /** Approved boot and container image digests (ImageRegistry), lower-case 0x hex. */
+  approvedImages: readonly string[];
+  previousClock?: ClockState;
+  policy?: GoldenPolicy;
+}
+
+export interface Assessment {
+  ok: boolean;
+  findings: Finding[];
+  fingerprint: { ok: boolean; changed: string[] };
+  clock?: ClockState;
+}
+
+/** The gateway nonce the target sent its HPC: it commits to the verifier's nonce. */
+export function gatewayNonceFor(gatewayRandom: Uint8Array, verifierNonce: Uint8Array): Buffer {
+  return createHash("sha256").update(gatewayRandom).update(verifierNonce).digest();
+}
+
+/** keccak256(abi.encode(akDigest, ekCertDigest, fingerprintRoot)), as NodeRegistry stores it. */
+export function identityDigestOf(ak: Hex, ekCert: Hex, fingerprintRoot: Hex): Hex {
+  return keccak256(encodeAbiParameters([{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }], [ak, ekCert, fingerprintRoot]));
+}
+
+export function selectionFromJson(sel: SelectionJson): PcrSelection[] {
+  return sel.map((s) => ({ hashAlg: hashAlgByName(s.bank), pcrs: [...s.pcrs].sort((a, b) => a - b) }));
+}
+
+/** Parses "sha256:0,1,7" strings (config and CLI form) into the bridge's selection. */
+export function parseSelectionStrings(items: readonly string[]): SelectionJson {
+  return items.map((item) => {
+    const [bank, list] = item.split(":");
+    if ((bank !== "sha1" && bank !== "sha256" && bank !== "sha384" && bank !== "sha512") || !list) {
+      throw new RangeError(`bad PCR selection "${item}" (expected e.g. sha256:0,1,7)`);
+    }
+    const pcrs = list.split(",").map((x) => Number.parseInt(x, 10));
+    if (pcrs.some((p) => !Number.isInteger(p) || p < 0 || p > 23)) throw new RangeError(`bad PCR index in "${item}"`);
+    return { bank, pcrs };
+  });
+}
+
+function hex(s: string): Buffer {
+  return Buffer.from(s.replace(/^0x/, ""), "hex");
+}
+
+export async function assessResponse(p: AssessParameters): Promise<Assessment> {
+  const r = p.response;
+  const ev = r.evidence;
+  const findings: Finding[] = [];
+
+  const gatewayNonce = gatewayNonceFor(hex(r.gatewayRandom), p.verifierNonce);
+  const expectedNonce = quoteNonce(gatewayNonce, hex(r.channelBinding));
+  const appraisal = appraise({
+    evidence: {
+      quote: hex(ev.quote),
+      signature: hex(ev.signature),
+      pcrs: hex(ev.pcrs),
+      eventLog: ev.eventLog === undefined ? undefined : hex(ev.eventLog),
+    },
+    akPublic: hex(r.akPublic),
+    expectedNonce,
+    expectedSelection: selectionFromJson(p.selection),
+    previousClock: p.previousClock,
+    policy: p.policy,
+  });
+  findings.push(...appraisal.findings);
+
+  // Identity: the AK that signed must be the enrolled one, with the enrolled EK cert and hardware.
+  let fingerprint: Assessment["fingerprint"] = { ok: false, changed: [] };
+  try {
+    const ak = parseTpm2bPublic(hex(r.akPublic));
+    const items = parseItems(Object.fromEntries((ev.fingerprint ?? []).map((i) => [i.key, i.value])));
+    const tree = await buildFingerprintTree(items);
+    const identity = identityDigestOf(akDigest(ak.name), r.ekCertDigest, tree.root);
+    if (identity.toLowerCase() === p.identityDigest.toLowerCase()) {
+      fingerprint = { ok: true, changed: [] };
+    } else {
+      fingerprint = { ok: false, changed: ["identity"] };
+      findings.push({
+        code: "IDENTITY_MISMATCH",
+        severity: "fatal",
+        message: "AK, EK certificate or hardware fingerprint differ from the registered identity",
+        details: { registered: p.identityDigest, presented: identity },
+      });
+    }
+  } catch (e) {
+    findings.push({ code: "IDENTITY_UNREADABLE", severity: "fatal", message: `identity evidence unreadable: ${(e as Error).message}` });
+  }
+
+  // The quoter's own tier can never be below what the node registered (a software key is tier 0).
+  const presented = onChainTier(ev.tier);
+  if (presented < p.tier) {
+    findings.push({ code: "TIER_MISMATCH", severity: "fatal", message: `a ${ev.tier} quoter answered for a node registered at tier ${p.tier}` });
+  }
+
+  // Approved images only: every boot image and container measured (and replayed to the quoted PCRs) must be approved.
+  if (appraisal.eventLog && appraisal.pcrs) {
+    const approved = new Set(p.approvedImages.map((d) => d.toLowerCase().replace(/^0x/, "")));
+    const sha256 = hashAlgByName("sha256");
+    for (const [pcr, what] of [[BOOT_IMAGE_PCR, "boot image"], [CONTAINER_PCR, "container image"]] as const) {
+      for (const d of measuredDigests(appraisal.eventLog, sha256, pcr)) {
+        if (!approved.has(d.toString("hex"))) {
+          findings.push({
+            code: "UNAPPROVED_IMAGE",
+            severity: "fatal",
+            message: `${what} ${d.toString("hex").slice(0, 16)}... is not approved in the ImageRegistry`,
+            details: { pcr, digest: `0x${d.toString("hex")}` },
+          });
+        }
+      }
+    }
+  }
+
+  const clock = appraisal.attest ? clockStateOf(appraisal.attest) : undefined;
+  return { ok: !hasFailure(findings), findings, fingerprint, clock };
+}
+
+const SEVERITY: Record<Finding["severity"], FindingSeverity> = { fatal: "critical", error: "high", warning: "low", info: "info" };
+
+/** The scoring function's input (ipfs/scoring/README.md) from an assessment and chain facts. */
+export function scoreInputOf(a: Assessment, chain: { reputation: bigint; tier: number; history: ("trusted" | "untrusted")[] }): ScoreInput {
+  return {
+    findings: a.findings.map((f) => ({ code: f.code, severity: SEVERITY[f.severity] })),
+    fingerprint: a.fingerprint,
+    reputation: Number(chain.reputation),
+    tier: chain.tier,
+    history: chain.history.map((verdict) => ({ verdict })),
+  };
+}

@@ -1,0 +1,329 @@
+/**
+ * The gateway's view of the chain: typed reads with short-lived caches, the writes a
+ * gateway makes (certificates, disputes), and a log follower that survives RPC restarts
+ * (it polls from the last block it processed and backs off on errors).
+ */
+import {
+  createPublicClient,
+  createWalletClient,
+  decodeEventLog,
+  hexToBytes,
+  http,
+  type Abi,
+  type Account,
+  type Address,
+  type Hex,
+  type Log,
+  type PublicClient,
+  type WalletClient,
+  type Chain,
+  type Transport,
+} from "viem";
+import { TrustmeshError } from "../core/errors.js";
+import { chainFor } from "../chain/client.js";
+import {
+  disputesAbi,
+  epochClockAbi,
+  imageRegistryAbi,
+  nodeRegistryAbi,
+  reputationAbi,
+  scoringPolicyAbi,
+  trustBoardAbi,
+} from "../chain/artifacts.js";
+import type { DeploymentFile } from "../chain/deployment-file.js";
+import type { Vote } from "../chain/eip712.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+
+export class GatewayChainError extends TrustmeshError {
+  override name = "GatewayChainError";
+}
+
+export interface EpochInfo {
+  epoch: bigint;
+  seed: Uint8Array;
+  /** Epoch start, chain time in seconds. */
+  start: bigint;
+  threshold: bigint;
+}
+
+export interface NodeInfo {
+  nodeId: bigint;
+  operator: Address;
+  gateway: Address;
+  status: number;
+  tier: number;
+  until: bigint;
+  stake: bigint;
+  vrfPublicKey: readonly [bigint, bigint];
+  identityDigest: Hex;
+}
+
+export interface ChainEvent {
+  address: Address;
+  eventName: string;
+  args: Record<string, unknown>;
+  blockNumber: bigint;
+  transactionHash: Hex;
+}
+
+const ALL_ABIS: Abi[] = [
+  nodeRegistryAbi as Abi,
+  epochClockAbi as Abi,
+  trustBoardAbi as Abi,
+  scoringPolicyAbi as Abi,
+  imageRegistryAbi as Abi,
+  disputesAbi as Abi,
+  reputationAbi as Abi,
+];
+
+function required<T>(v: T | undefined, name: string): T {
+  if (v === undefined) throw new GatewayChainError("DEPLOYMENT_INCOMPLETE", `the deployment file has no ${name} address`);
+  return v;
+}
+
+export class GatewayChain {
+  readonly publicClient: PublicClient;
+  readonly walletClient: WalletClient<Transport, Chain, Account>;
+  readonly addresses: {
+    registry: Address;
+    epochs: Address;
+    board: Address;
+    policy: Address;
+    images: Address;
+    disputes: Address;
+    reputation: Address;
+  };
+  private readonly epochCache = new Map<bigint, EpochInfo>();
+  private readonly nodeCache = new Map<bigint, { at: number; node: NodeInfo }>();
+  private readonly policyCache = new Map<bigint, Hex>();
+  private followTimer: NodeJS.Timeout | undefined;
+  private lastBlock: bigint;
+  private readonly listeners = new Set<(e: ChainEvent) => void>();
+
+  constructor(
+    rpcUrl: string,
+    readonly chainId: number,
+    deployment: DeploymentFile,
+    account: Account,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly pollingIntervalMs = 500,
+  ) {
+    const chain = chainFor(chainId, rpcUrl);
+    const transport = http(rpcUrl, { retryCount: 2, timeout: 10_000 });
+    this.publicClient = createPublicClient({ chain, transport, pollingInterval: pollingIntervalMs }) as PublicClient;
+    this.walletClient = createWalletClient({ chain, transport, account });
+    const c = deployment.contracts;
+    this.addresses = {
+      registry: c.NodeRegistry,
+      epochs: required(c.EpochClock, "EpochClock"),
+      board: c.TrustBoard,
+      policy: c.ScoringPolicy,
+      images: required(c.ImageRegistry, "ImageRegistry"),
+      disputes: required(c.Disputes, "Disputes"),
+      reputation: c.Reputation,
+    };
+    this.lastBlock = BigInt(deployment.startBlock) - 1n;
+  }
+
+  get account(): Address {
+    return this.walletClient.account.address;
+  }
+
+  async currentEpoch(): Promise<bigint> {
+    return BigInt(await this.publicClient.readContract({ address: this.addresses.epochs, abi: epochClockAbi, functionName: "currentEpoch" }));
+  }
+
+  /** Epoch data never changes once the epoch is open, so it is cached for good. */
+  async epoch(epoch: bigint): Promise<EpochInfo> {
+    const hit = this.epochCache.get(epoch);
+    if (hit) return hit;
+    const address = this.addresses.epochs;
+    const [seed, threshold, start] = await Promise.all([
+      this.publicClient.readContract({ address, abi: epochClockAbi, functionName: "epochSeed", args: [epoch] }),
+      this.publicClient.readContract({ address, abi: epochClockAbi, functionName: "epochThreshold", args: [epoch] }),
+      this.publicClient.readContract({ address, abi: epochClockAbi, functionName: "epochStart", args: [epoch] }),
+    ]);
+    const info: EpochInfo = { epoch, seed: hexToBytes(seed), threshold: BigInt(threshold), start: BigInt(start) };
+    if (info.start > 0n) this.epochCache.set(epoch, info);
+    return info;
+  }
+
+  async node(nodeId: bigint, maxAgeMs = 1000): Promise<NodeInfo> {
+    const hit = this.nodeCache.get(nodeId);
+    if (hit && Date.now() - hit.at < maxAgeMs) return hit.node;
+    const n = await this.publicClient.readContract({ address: this.addresses.registry, abi: nodeRegistryAbi, functionName: "getNode", args: [nodeId] });
+    const node: NodeInfo = {
+      nodeId,
+      operator: n.operator,
+      gateway: n.gateway,
+      status: Number(n.status),
+      tier: Number(n.tier),
+      until: BigInt(n.until),
+      stake: n.stake,
+      vrfPublicKey: [n.vrfPublicKey[0], n.vrfPublicKey[1]],
+      identityDigest: n.identityDigest,
+    };
+    this.nodeCache.set(nodeId, { at: Date.now(), node });
+    return node;
+  }
+
+  forgetNode(nodeId: bigint): void {
+    this.nodeCache.delete(nodeId);
+  }
+
+  async nodeCount(): Promise<bigint> {
+    return BigInt(await this.publicClient.readContract({ address: this.addresses.registry, abi: nodeRegistryAbi, functionName: "nodeCount" }));
+  }
+
+  async nodeIdOf(gateway: Address): Promise<bigint> {
+    return BigInt(await this.publicClient.readContract({ address: this.addresses.registry, abi: nodeRegistryAbi, functionName: "nodeOfGateway", args: [gateway] }));
+  }
+
+  async isEligibleVerifier(gateway: Address): Promise<boolean> {
+    return this.publicClient.readContract({ address: this.addresses.registry, abi: nodeRegistryAbi, functionName: "isEligibleVerifier", args: [gateway] });
+  }
+
+  async reputation(nodeId: bigint): Promise<bigint> {
+    return BigInt(await this.publicClient.readContract({ address: this.addresses.reputation, abi: reputationAbi, functionName: "score", args: [nodeId] }));
+  }
+
+  /** The scoring-policy CID in force for an epoch (fixed once the epoch is open). */
+  async policyCid(epoch: bigint): Promise<Hex> {
+    const hit = this.policyCache.get(epoch);
+    if (hit) return hit;
+    const cid = await this.publicClient.readContract({ address: this.addresses.policy, abi: scoringPolicyAbi, functionName: "activeCid", args: [epoch] });
+    if ((await this.currentEpoch()) >= epoch) this.policyCache.set(epoch, cid);
+    return cid;
+  }
+
+  async approvedImages(): Promise<Hex[]> {
+    const count = await this.publicClient.readContract({ address: this.addresses.images, abi: imageRegistryAbi, functionName: "imageCount" });
+    const out: Hex[] = [];
+    for (let i = 0n; i < count; i++) {
+      const digest = await this.publicClient.readContract({ address: this.addresses.images, abi: imageRegistryAbi, functionName: "imageAt", args: [i] });
+      if (await this.publicClient.readContract({ address: this.addresses.images, abi: imageRegistryAbi, functionName: "isApproved", args: [digest] })) {
+        out.push(digest);
+      }
+    }
+    return out;
+  }
+
+  async isRecorded(round: bigint): Promise<boolean> {
+    const rec = await this.publicClient.readContract({ address: this.addresses.board, abi: trustBoardAbi, functionName: "verdict", args: [round] });
+    return Number(rec.verdict) !== 0;
+  }
+
+  async submitCertificate(vote: Vote, signatures: Hex[], vrfOutputs: Hex[]): Promise<Hex> {
+    const { request } = await this.publicClient.simulateContract({
+      account: this.walletClient.account,
+      address: this.addresses.board,
+      abi: trustBoardAbi,
+      functionName: "submitCertificate",
+      args: [vote, signatures, vrfOutputs],
+    });
+    const hash = await this.walletClient.writeContract(request);
+    await this.publicClient.waitForTransactionReceipt({ hash });
+    return hash;
+  }
+
+  async disputeEquivocation(a: Vote, sigA: Hex, b: Vote, sigB: Hex, opening: { signers: Address[]; vrfOutputs: Hex[] }): Promise<Hex> {
+    const { request } = await this.publicClient.simulateContract({
+      account: this.walletClient.account,
+      address: this.addresses.disputes,
+      abi: disputesAbi,
+      functionName: "disputeEquivocation",
+      args: [a, sigA, b, sigB, opening],
+    });
+    const hash = await this.walletClient.writeContract(request);
+    await this.publicClient.waitForTransactionReceipt({ hash });
+    return hash;
+  }
+
+  async disputeVrfFraud(
+    claim: { round: bigint; role: number; proof: Hex },
+    signature: Hex,
+    helpers: { uPoint: readonly [bigint, bigint]; vComponents: readonly [bigint, bigint, bigint, bigint] },
+    opening: { signers: Address[]; vrfOutputs: Hex[] },
+  ): Promise<Hex> {
+    const { request } = await this.publicClient.simulateContract({
+      account: this.walletClient.account,
+      address: this.addresses.disputes,
+      abi: disputesAbi,
+      functionName: "disputeVrfFraud",
+      args: [claim, signature, helpers, opening],
+    });
+    const hash = await this.walletClient.writeContract(request);
+    await this.publicClient.waitForTransactionReceipt({ hash });
+    return hash;
+  }
+
+  /** Subscribe to every decoded event of the system's contracts. */
+  onEvent(listener: (e: ChainEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Starts polling logs from the deployment's start block (or `fromBlock`). */
+  follow(fromBlock?: bigint): void {
+    if (fromBlock !== undefined) this.lastBlock = fromBlock - 1n;
+    let backoff = this.pollingIntervalMs;
+    const tick = async (): Promise<void> => {
+      try {
+        const head = await this.publicClient.getBlockNumber({ cacheTime: 0 });
+        if (head > this.lastBlock) {
+          const to = head - this.lastBlock > 2000n ? this.lastBlock + 2000n : head;
+          const logs = await this.publicClient.getLogs({
+            address: Object.values(this.addresses),
+            fromBlock: this.lastBlock + 1n,
+            toBlock: to,
+          });
+          for (const l of logs) this.dispatch(l);
+          this.lastBlock = to;
+        }
+        backoff = this.pollingIntervalMs;
+      } catch (e) {
+        this.metrics.inc("chain_rpc_errors");
+        backoff = Math.min(backoff * 2, 10_000);
+        this.log.warn({ err: e, retryInMs: backoff }, "chain RPC failed; retrying");
+      }
+      if (this.followTimer !== undefined) this.followTimer = setTimeout(() => void tick(), backoff);
+    };
+    this.followTimer = setTimeout(() => void tick(), 0);
+  }
+
+  stopFollowing(): void {
+    if (this.followTimer) clearTimeout(this.followTimer);
+    this.followTimer = undefined;
+  }
+
+  private dispatch(l: Log): void {
+    for (const abi of ALL_ABIS) {
+      try {
+        const d = decodeEventLog({ abi, data: l.data, topics: l.topics });
+        const event: ChainEvent = {
+          address: l.address,
+          eventName: d.eventName ?? "",
+          args: (d.args ?? {}) as Record<string, unknown>,
+          blockNumber: l.blockNumber ?? 0n,
+          transactionHash: l.transactionHash ?? "0x",
+        };
+        if (event.eventName === "StatusChanged" || event.eventName === "NodeSlashed" || event.eventName === "GatewayRotated") {
+          const id = event.args.nodeId;
+          if (typeof id === "bigint") this.nodeCache.delete(id);
+        }
+        for (const listener of this.listeners) {
+          try {
+            listener(event);
+          } catch (e) {
+            this.log.error({ err: e, event: event.eventName }, "chain event listener failed");
+          }
+        }
+        return;
+      } catch {
+        // Not this ABI's event; try the next.
+      }
+    }
+  }
+}

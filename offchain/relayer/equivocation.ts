@@ -1,0 +1,85 @@
+/**
+ * Watches every signed vote this gateway sees (certificates it helped decide, votes made
+ * public on the attestation topic) and proves equivocation on chain when one signer signed
+ * two different votes for one round. Disputing is permissionless; the first proof wins and
+ * later ones are refused by the contract, so each gateway checks before it pays gas.
+ */
+import { hashTypedData, recoverTypedDataAddress, type Address, type Hex } from "viem";
+import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
+import type { GatewayChain } from "./chain-context.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+
+interface SeenVote {
+  vote: Vote;
+  signature: Hex;
+  hash: Hex;
+}
+
+export class EquivocationWatch {
+  /** round -> signer -> first signed vote seen. Bounded: old rounds are dropped. */
+  private readonly seen = new Map<bigint, Map<Address, SeenVote>>();
+  private readonly disputed = new Set<string>();
+  /** Certificate openings (signers, outputs) per round, to void a verdict in its window. */
+  private readonly openings = new Map<bigint, { signers: Address[]; vrfOutputs: Hex[] }>();
+
+  constructor(
+    private readonly chain: GatewayChain,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly maxRounds = 4096,
+  ) {}
+
+  private domain() {
+    return trustBoardDomain(this.chain.chainId, this.chain.addresses.board);
+  }
+
+  voteHash(vote: Vote): Hex {
+    return hashTypedData({ domain: this.domain(), types: voteTypes, primaryType: "Vote", message: vote });
+  }
+
+  recordOpening(round: bigint, opening: { signers: Address[]; vrfOutputs: Hex[] }): void {
+    this.openings.set(round, opening);
+  }
+
+  /** A vote whose signer is known (e.g. from a certificate the contract will check). */
+  async observe(vote: Vote, signature: Hex, claimedSigner?: Address): Promise<void> {
+    let signer: Address;
+    try {
+      signer = await recoverTypedDataAddress({ domain: this.domain(), types: voteTypes, primaryType: "Vote", message: vote, signature });
+    } catch {
+      return;
+    }
+    if (claimedSigner && claimedSigner.toLowerCase() !== signer.toLowerCase()) return;
+    const hash = this.voteHash(vote);
+    let byRound = this.seen.get(vote.round);
+    if (!byRound) {
+      byRound = new Map();
+      this.seen.set(vote.round, byRound);
+      if (this.seen.size > this.maxRounds) this.seen.delete(this.seen.keys().next().value as bigint);
+    }
+    const first = byRound.get(signer);
+    if (!first) {
+      byRound.set(signer, { vote, signature, hash });
+      return;
+    }
+    if (first.hash === hash) return;
+    await this.dispute(signer, first, { vote, signature, hash });
+  }
+
+  private async dispute(signer: Address, a: SeenVote, b: SeenVote): Promise<void> {
+    const key = `${signer}:${a.vote.round}`;
+    if (this.disputed.has(key)) return;
+    this.disputed.add(key);
+    this.metrics.inc("disputes_filed");
+    this.log.warn({ signer, round: a.vote.round.toString() }, "equivocation seen: two different signed votes for one round");
+    // Spread honest gateways out a little so they do not all pay for the same proof.
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 300)));
+    try {
+      const tx = await this.chain.disputeEquivocation(a.vote, a.signature, b.vote, b.signature, this.openings.get(a.vote.round) ?? { signers: [], vrfOutputs: [] });
+      this.log.info({ signer, round: a.vote.round.toString(), tx }, "equivocation disputed on chain");
+    } catch (e) {
+      this.log.info({ signer, round: a.vote.round.toString(), reason: (e as { shortMessage?: string }).shortMessage ?? String(e) }, "equivocation dispute not filed (already punished?)");
+    }
+  }
+}

@@ -1,0 +1,320 @@
+/**
+ * The gateway daemon: one libp2p host, the chain client, the bridge to its own HPC agent,
+ * the attestation service (target side), the verifier role, the monitoring schedule, the
+ * failed-verdict actions, and the local status endpoint. Everything is started and stopped
+ * here; the services themselves know nothing of each other.
+ */
+import { privateKeyToAccount } from "viem/accounts";
+import type { Address, Hex, LocalAccount } from "viem";
+import { AgentClient } from "../attest/bridge/client.js";
+import type { StaticKeyPair } from "../attest/bridge/noise.js";
+import { createTrustmeshHost, type TrustmeshHost } from "../p2p/host.js";
+import type { NodeRecord, RegistryListener, RegistryView } from "../p2p/registry-view.js";
+import { NodeStatus, Verdict } from "../core/protocol.js";
+import { roundSchedule } from "../core/schedule.js";
+import type { ContentStore } from "../../ipfs/adapter/index.js";
+import { epochClockAbi, nodeRegistryAbi } from "../chain/artifacts.js";
+import { AttestationService } from "./attestation-service.js";
+import type { GatewayChain } from "./chain-context.js";
+import type { FailedVerdictAction } from "./config.js";
+import type { GatewayJournal } from "./journal.js";
+import type { Logger } from "./logger.js";
+import { Metrics } from "./metrics.js";
+import { startStatusServer, type StatusServer } from "./status-server.js";
+import { VerifierService, type VerifierParams } from "./verifier.js";
+import type { HpcIdentity } from "./enrolment.js";
+
+export interface GatewayRuntime {
+  name: string;
+  nodeId: bigint;
+  gatewaySecret: Hex;
+  vrfSecret: Uint8Array;
+  chain: GatewayChain;
+  store: ContentStore;
+  journal: GatewayJournal;
+  log: Logger;
+  metrics?: Metrics;
+  agent: { host: string; port: number; publicKey: Uint8Array; staticKey: StaticKeyPair; rekeyIntervalMs: number };
+  identity: HpcIdentity;
+  verifier: VerifierParams & { meanIntervalMs: number };
+  p2p: { listen: string[]; bootstrap: string[] };
+  statusPort?: number;
+  onFailedVerdict: FailedVerdictAction;
+  /** What "reboot" and "stop-task" do on this machine (PXE power cycle, task runner...). */
+  actions?: { reboot?: () => Promise<void>; stopTask?: () => Promise<void> };
+  byzantine?: "equivocate";
+}
+
+/**
+ * The P2P gate follows on-chain verifier eligibility: a node with full network rights is
+ * one whose signature TrustBoard would count (Trusted; or Registered while the network
+ * bootstraps with fewer eligible verifiers than the quorum); other registered nodes may
+ * only be attested.
+ */
+export class ChainRegistryView implements RegistryView {
+  private readonly listeners = new Set<RegistryListener>();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly chain: GatewayChain, private readonly quorum: number) {
+    this.unsubscribe = chain.onEvent((e) => {
+      if (e.eventName !== "StatusChanged" && e.eventName !== "NodeSlashed" && e.eventName !== "GatewayRotated" && e.eventName !== "NodeRegistered") return;
+      const nodeId = e.args.nodeId as bigint | undefined;
+      if (nodeId === undefined) return;
+      void chain.node(nodeId, 0).then((n) => {
+        for (const l of this.listeners) l({ gateway: n.gateway, nodeId });
+        // Bootstrap ends (or resumes) when the eligible count crosses the quorum: everyone may change scope.
+      });
+    });
+  }
+
+  async getNodeByGateway(gateway: Address): Promise<NodeRecord | null> {
+    const nodeId = await this.chain.nodeIdOf(gateway);
+    if (nodeId === 0n) return null;
+    const n = await this.chain.node(nodeId, 0);
+    const banned = n.status === NodeStatus.Banned;
+    let status = n.status as NodeStatus;
+    if (status === NodeStatus.Registered) {
+      const eligible = await this.chain.publicClient.readContract({
+        address: this.chain.addresses.registry,
+        abi: nodeRegistryAbi,
+        functionName: "eligibleVerifierCount",
+      });
+      if (BigInt(eligible) < BigInt(this.quorum)) status = NodeStatus.Trusted;
+    }
+    return { nodeId, gateway: n.gateway, status, banned, slashed: banned };
+  }
+
+  onChange(listener: RegistryListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}
+
+export class Gateway {
+  readonly metrics: Metrics;
+  readonly account: LocalAccount;
+  private host!: TrustmeshHost;
+  private agentClient: AgentClient | undefined;
+  private attestation!: AttestationService;
+  readonly verifier!: VerifierService;
+  private registryView!: ChainRegistryView;
+  private status: StatusServer | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private scheduledEpoch = -1n;
+  private epochTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  private readonly startedAt = Date.now();
+  private readonly outcomes: { round: string; kind: string }[] = [];
+  private unsubscribeChain: (() => void) | undefined;
+  private failedVerdicts = 0;
+
+  constructor(readonly rt: GatewayRuntime) {
+    this.metrics = rt.metrics ?? new Metrics();
+    this.account = privateKeyToAccount(rt.gatewaySecret);
+  }
+
+  get peerAddresses(): string[] {
+    return this.host.multiaddrs.map((m) => m.toString());
+  }
+
+  get statusUrl(): string | undefined {
+    return this.status?.url;
+  }
+
+  get p2p(): TrustmeshHost {
+    return this.host;
+  }
+
+  /** The bridge to the HPC agent; reconnected when the channel dropped. */
+  private readonly agent = async (): Promise<AgentClient> => {
+    if (this.agentClient && !this.agentClient.channel.isClosed) return this.agentClient;
+    const a = this.rt.agent;
+    this.agentClient = await AgentClient.connect({ host: a.host, port: a.port, staticKey: a.staticKey, agentKey: a.publicKey, rekeyIntervalMs: a.rekeyIntervalMs });
+    return this.agentClient;
+  };
+
+  async start(): Promise<void> {
+    const rt = this.rt;
+    this.registryView = new ChainRegistryView(rt.chain, rt.verifier.quorum);
+    this.host = await createTrustmeshHost({
+      signer: this.account,
+      nodeId: rt.nodeId,
+      chainId: rt.chain.chainId,
+      registry: this.registryView,
+      listen: rt.p2p.listen,
+      heartbeatIntervalMs: 200,
+    });
+    await this.host.start();
+    this.attestation = new AttestationService({
+      nodeId: rt.nodeId,
+      host: this.host,
+      chain: rt.chain,
+      journal: rt.journal,
+      agent: this.agent,
+      identity: { akPublic: rt.identity.akPublic, ekCertDigest: rt.identity.ekCertDigest },
+      log: rt.log,
+      metrics: this.metrics,
+    });
+    this.attestation.start();
+    (this as { verifier: VerifierService }).verifier = new VerifierService({
+      nodeId: rt.nodeId,
+      account: this.account,
+      gatewaySecret: rt.gatewaySecret,
+      vrfSecret: rt.vrfSecret,
+      host: this.host,
+      chain: rt.chain,
+      journal: rt.journal,
+      store: rt.store,
+      log: rt.log,
+      metrics: this.metrics,
+      params: rt.verifier,
+      byzantine: rt.byzantine,
+    });
+    this.verifier.start();
+    this.unsubscribeChain = rt.chain.onEvent((e) => {
+      if (e.eventName === "EpochOpened") void this.scheduleEpoch();
+      if (e.eventName === "VerdictRecorded" && (e.args.node as bigint) === rt.nodeId && Number(e.args.verdict) === Verdict.Untrusted) {
+        void this.onFailedVerdict(e.args.round as bigint);
+      }
+    });
+    rt.chain.follow();
+    for (const addr of rt.p2p.bootstrap) {
+      await this.host.dial(addr).catch((e: unknown) => rt.log.warn({ err: e, addr }, "bootstrap dial failed"));
+    }
+    if (rt.statusPort !== undefined) {
+      this.status = await startStatusServer({ port: rt.statusPort, metrics: this.metrics, status: () => this.statusReport() });
+    }
+    this.running = true;
+    await this.scheduleEpoch();
+    this.armEpochOpener();
+    rt.log.info({ nodeId: rt.nodeId.toString(), peer: this.host.peerId.toString(), addrs: this.peerAddresses }, "gateway started");
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.epochTimer) clearTimeout(this.epochTimer);
+    this.unsubscribeChain?.();
+    this.rt.chain.stopFollowing();
+    this.verifier?.stop();
+    this.attestation?.stop();
+    this.registryView?.close();
+    this.agentClient?.close();
+    await this.status?.close();
+    await this.host?.stop();
+  }
+
+  statusReport(): Record<string, unknown> {
+    return {
+      name: this.rt.name,
+      nodeId: this.rt.nodeId.toString(),
+      gateway: this.account.address,
+      peerId: this.host?.peerId.toString(),
+      peers: this.host?.admittedPeers().length ?? 0,
+      uptimeMs: Date.now() - this.startedAt,
+      scheduledEpoch: this.scheduledEpoch.toString(),
+      pendingRounds: this.rt.journal.pendingRounds().length,
+      failedVerdicts: this.failedVerdicts,
+      recentRounds: this.outcomes.slice(-20),
+    };
+  }
+
+  /**
+   * Monitoring: every node is attested at times drawn from the epoch seed (exponential
+   * gaps of the configured mean), so the schedule is constant, frequent and unpredictable
+   * before the epoch opens, and every gateway derives the same one.
+   */
+  private async scheduleEpoch(): Promise<void> {
+    const { chain, log } = this.rt;
+    let epoch: bigint;
+    try {
+      epoch = await chain.currentEpoch();
+    } catch (e) {
+      log.warn({ err: e }, "cannot read the current epoch; retrying on the next event");
+      return;
+    }
+    if (epoch <= this.scheduledEpoch || !this.running) return;
+    this.scheduledEpoch = epoch;
+    const info = await chain.epoch(epoch);
+    const duration = BigInt(await chain.publicClient.readContract({ address: chain.addresses.epochs, abi: epochClockAbi, functionName: "epochDuration" }));
+    const count = await chain.nodeCount();
+    const now = Date.now();
+    let scheduled = 0;
+    for (let node = 1n; node <= count; node++) {
+      if (node === this.rt.nodeId) continue;
+      const n = await chain.node(node, 0);
+      if (n.status !== NodeStatus.Registered && n.status !== NodeStatus.Trusted && n.status !== NodeStatus.Untrusted) continue;
+      const rounds = roundSchedule({
+        seed: info.seed,
+        epoch,
+        node,
+        epochStartMs: Number(info.start) * 1000,
+        epochLengthMs: Number(duration) * 1000,
+        meanIntervalMs: this.rt.verifier.meanIntervalMs,
+      });
+      for (const r of rounds) {
+        // A round whose start passed long ago (a restart) is skipped: its committee is gone.
+        if (r.startMs < now - this.rt.verifier.revealWindowMs) continue;
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          void this.runRound(r.round, r.startMs, info);
+        }, Math.max(0, r.startMs - now));
+        this.timers.add(t);
+        scheduled++;
+      }
+    }
+    log.info({ epoch: epoch.toString(), rounds: scheduled }, "epoch scheduled");
+  }
+
+  private async runRound(round: bigint, startMs: number, info: Awaited<ReturnType<GatewayChain["epoch"]>>): Promise<void> {
+    try {
+      const outcome = await this.verifier.runRound(round, startMs, info);
+      if (outcome.kind !== "not-selected") {
+        this.outcomes.push({ round: round.toString(), kind: outcome.kind });
+        if (this.outcomes.length > 100) this.outcomes.shift();
+      }
+    } catch (e) {
+      this.rt.log.error({ err: e, round: round.toString() }, "round failed");
+    }
+  }
+
+  /** Anyone may open the next epoch once it is due; gateways do, staggered by node id. */
+  private armEpochOpener(): void {
+    const tick = async (): Promise<void> => {
+      if (!this.running) return;
+      const { chain } = this.rt;
+      try {
+        const due = BigInt(await chain.publicClient.readContract({ address: chain.addresses.epochs, abi: epochClockAbi, functionName: "nextEpochAt" }));
+        const block = await chain.publicClient.getBlock({ blockTag: "latest" });
+        const wallNow = BigInt(Math.floor(Date.now() / 1000));
+        const now = block.timestamp > wallNow ? block.timestamp : wallNow;
+        if (now >= due + this.rt.nodeId - 1n) {
+          const { request } = await chain.publicClient.simulateContract({ account: this.account, address: chain.addresses.epochs, abi: epochClockAbi, functionName: "openEpoch" });
+          await chain.publicClient.waitForTransactionReceipt({ hash: await chain.walletClient.writeContract(request) });
+        }
+      } catch {
+        // Someone else opened it first, or the RPC hiccuped: the next tick tries again.
+      }
+      if (this.running) this.epochTimer = setTimeout(() => void tick(), 1000);
+    };
+    this.epochTimer = setTimeout(() => void tick(), 1000);
+  }
+
+  private async onFailedVerdict(round: bigint): Promise<void> {
+    this.failedVerdicts++;
+    this.metrics.inc("failed_verdict_actions");
+    const action = this.rt.onFailedVerdict;
+    this.rt.log.error({ round: round.toString(), action }, "this gateway's HPC was found Untrusted");
+    try {
+      if (action === "reboot") await this.rt.actions?.reboot?.();
+      else if (action === "stop-task") await this.rt.actions?.stopTask?.();
+    } catch (e) {
+      this.rt.log.error({ err: e, action }, "failed-verdict action failed");
+    }
+  }
+}

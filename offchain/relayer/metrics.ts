@@ -1,0 +1,52 @@
+/**
+ * Counters and gauges of one gateway, exported as JSON (status endpoint) and in the
+ * Prometheus text format (/metrics). Plain in-memory numbers: no I/O here.
+ */
+export type MetricName =
+  | "attestation_requests_received"
+  | "attestation_requests_rejected"
+  | "attestation_requests_sent"
+  | "evidence_verified"
+  | "evidence_rejected"
+  | "rounds_selected"
+  | "rounds_decided"
+  | "certificates_submitted"
+  | "verdicts_observed"
+  | "disputes_filed"
+  | "vrf_fraud_detected"
+  | "bridge_errors"
+  | "p2p_messages_rejected"
+  | "chain_rpc_errors"
+  | "failed_verdict_actions";
+
+export class Metrics {
+  private readonly counters = new Map<MetricName, number>();
+  private readonly gauges = new Map<string, number>();
+
+  inc(name: MetricName, by = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
+  }
+
+  get(name: MetricName): number {
+    return this.counters.get(name) ?? 0;
+  }
+
+  setGauge(name: string, value: number): void {
+    this.gauges.set(name, value);
+  }
+
+  toJSON(): { counters: Record<string, number>; gauges: Record<string, number> } {
+    return { counters: Object.fromEntries(this.counters), gauges: Object.fromEntries(this.gauges) };
+  }
+
+  toPrometheus(prefix = "trustmesh_"): string {
+    const lines: string[] = [];
+    for (const [name, value] of [...this.counters].sort()) {
+      lines.push(`# TYPE ${prefix}${name}_total counter`, `${prefix}${name}_total ${value}`);
+    }
+    for (const [name, value] of [...this.gauges].sort()) {
+      lines.push(`# TYPE ${prefix}${name} gauge`, `${prefix}${name} ${value}`);
+    }
+    return lines.join("\n") + "\n";
+  }
+}

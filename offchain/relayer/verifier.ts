@@ -1,0 +1,446 @@
+/**
+ * The verifier role (ARCHITECTURE steps 1-8 from a verifier's seat). For a round in which
+ * this gateway's VRF output falls under the epoch threshold it
+ *   1. asks the target's gateway for evidence with a fresh nonce and its signed VRF claim;
+ *   2. assesses the evidence and scores it with the scoring function the chain names for
+ *      the round's epoch, in the deterministic sandbox;
+ *   3. pins the signed evidence bundle in IPFS (its CID goes into the vote);
+ *   4. reveals its selection; after the reveal window the revealed verifiers form the
+ *      round's committee (ordered by VRF output) and agree by PBFT on one vote, whose
+ *      commits carry the EIP-712 signatures that make the TrustBoard certificate;
+ *   5. the primary of the deciding view submits the certificate; the others step in if it
+ *      does not show up on chain.
+ * Signing goes through the journal: one vote per round, ever, even across crashes.
+ */
+import type { Address, Hex, LocalAccount } from "viem";
+import { hashTypedData, keccak256 } from "viem";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { isTrustmeshError } from "../core/errors.js";
+import { decodeRoundId, Role, Verdict } from "../core/protocol.js";
+import { drawTicket } from "../core/sortition.js";
+import { formCommittee, type VerifiedReveal } from "../core/committee.js";
+import { bytesToHex } from "../core/vrf/index.js";
+import { createReplica, publicKeyOf, secp256k1Authenticator, viemVoteVerifier, type Certificate, type Decision } from "../core/pbft/index.js";
+import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
+import type { SelectionJson } from "../attest/bridge/messages.js";
+import type { ClockState } from "../attest/quote.js";
+import type { ReceivedMessage, TrustmeshHost } from "../p2p/host.js";
+import { PbftTransport } from "../p2p/pbft-transport.js";
+import { MessageType } from "../p2p/topics.js";
+import { hexToCid, cidToHex, type ContentStore } from "../../ipfs/adapter/index.js";
+import { runScoring } from "../sandbox/index.js";
+import type { EpochInfo, GatewayChain } from "./chain-context.js";
+import type { GatewayJournal } from "./journal.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import { assessResponse, scoreInputOf } from "./assess.js";
+import { EquivocationWatch } from "./equivocation.js";
+import { decodeRoundPayload, encodeRoundPayload, type AttestResponsePayload, type RevealPayload } from "./round-messages.js";
+import { checkVerifierClaim, claimSigner, signVrfClaim } from "./vrf-claims.js";
+
+export interface VerifierParams {
+  revealWindowMs: number;
+  roundTimeoutMs: number;
+  selection: SelectionJson;
+  /** The TrustBoard quorum (signatures a certificate needs). */
+  quorum: number;
+}
+
+export interface VerifierOptions {
+  nodeId: bigint;
+  account: LocalAccount;
+  /** Hex secret of the gateway key: authenticates PBFT messages (secp256k1). */
+  gatewaySecret: Hex;
+  vrfSecret: Uint8Array;
+  host: TrustmeshHost;
+  chain: GatewayChain;
+  journal: GatewayJournal;
+  store: ContentStore;
+  log: Logger;
+  metrics: Metrics;
+  params: VerifierParams;
+  /** Development only: sign a second, conflicting vote after each decision. */
+  byzantine?: "equivocate";
+}
+
+interface RevealRecord extends VerifiedReveal {
+  publicKey: Hex;
+  proof: Hex;
+}
+
+interface Waiter {
+  resolve: (r: { payload: AttestResponsePayload; data: Uint8Array }) => void;
+  reject: (e: Error) => void;
+}
+
+export type RoundOutcome =
+  | { kind: "not-selected" }
+  | { kind: "abstained"; reason: string }
+  | { kind: "decided"; vote: Vote; certificate: Certificate | null; submitted: boolean };
+
+export class VerifierError extends Error {
+  override name = "VerifierError";
+}
+
+export class VerifierService {
+  readonly equivocation: EquivocationWatch;
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly reveals = new Map<bigint, Map<bigint, RevealRecord>>();
+  private readonly revealListeners = new Map<bigint, () => void>();
+  private readonly clocks = new Map<bigint, ClockState>();
+  private readonly history = new Map<bigint, ("trusted" | "untrusted")[]>();
+  private unsubscribe: (() => void)[] = [];
+  private readonly publicKey: Hex;
+  private approved: { at: number; list: Hex[] } | undefined;
+
+  constructor(private readonly o: VerifierOptions) {
+    this.equivocation = new EquivocationWatch(o.chain, o.log, o.metrics);
+    this.publicKey = publicKeyOf(o.gatewaySecret);
+  }
+
+  start(): void {
+    this.unsubscribe.push(
+      this.o.host.subscribe("attestation", (m) => {
+        try {
+          this.onAttestationMessage(m);
+        } catch (e) {
+          this.o.metrics.inc("p2p_messages_rejected");
+          this.o.log.debug({ err: e }, "attestation message dropped");
+        }
+      }),
+    );
+    this.unsubscribe.push(
+      this.o.chain.onEvent((e) => {
+        if (e.eventName !== "VerdictRecorded") return;
+        const node = e.args.node as bigint;
+        const verdict = Number(e.args.verdict);
+        const list = this.history.get(node) ?? [];
+        list.push(verdict === Verdict.Trusted ? "trusted" : "untrusted");
+        if (list.length > 32) list.shift();
+        this.history.set(node, list);
+        this.o.metrics.inc("verdicts_observed");
+      }),
+    );
+  }
+
+  stop(): void {
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    for (const w of this.waiters.values()) w.reject(new VerifierError("verifier stopped"));
+    this.waiters.clear();
+  }
+
+  private onAttestationMessage(m: ReceivedMessage): void {
+    const type = m.envelope.type;
+    if (type !== MessageType.AttestResponse && type !== MessageType.Reveal && type !== MessageType.VoteAnnounce) return;
+    const payload = decodeRoundPayload(m.envelope.payload);
+    if (payload.kind === "response" || payload.kind === "refusal") {
+      const w = this.waiters.get(`${m.envelope.round}:${payload.verifierNonce}`);
+      if (!w || BigInt(payload.target) !== m.envelope.sender) return;
+      if (payload.kind === "refusal") w.reject(new VerifierError(`target refused: ${payload.code}: ${payload.message}`));
+      else w.resolve({ payload, data: m.data });
+    } else if (payload.kind === "reveal") {
+      void this.onReveal(m.envelope.round, m.envelope.sender, payload).catch((e: unknown) => this.o.log.debug({ err: e }, "reveal rejected"));
+    } else if (payload.kind === "vote") {
+      const v = payload.vote;
+      const vote: Vote = { round: BigInt(v.round), node: BigInt(v.node), verdict: v.verdict, score: v.score, evidenceCid: v.evidenceCid, policyCid: v.policyCid };
+      void this.o.chain.node(m.envelope.sender).then((n) => this.equivocation.observe(vote, payload.signature, n.gateway));
+    }
+  }
+
+  private async onReveal(round: bigint, sender: bigint, r: RevealPayload): Promise<void> {
+    if (BigInt(r.target) !== decodeRoundId(round).node) return;
+    const node = await this.o.chain.node(sender);
+    const ctx = { chainId: this.o.chain.chainId, board: this.o.chain.addresses.board };
+    const signer = await claimSigner(ctx, round, r.proof, r.claimSignature);
+    if (signer === null || signer.toLowerCase() !== node.gateway.toLowerCase()) return;
+    if (!publicKeyMatches(r.publicKey, node.gateway)) return;
+    const epoch = await this.o.chain.epoch(decodeRoundId(round).epoch);
+    const check = checkVerifierClaim(node.vrfPublicKey, epoch, round, r.proof);
+    if (!check.ok) {
+      // The target's gateway disputes false claims it receives with requests; a false reveal is ignored here.
+      this.o.metrics.inc("vrf_fraud_detected");
+      return;
+    }
+    this.addReveal(round, { node: sender, gateway: node.gateway.toLowerCase(), output: check.outputInt, publicKey: r.publicKey, proof: r.proof });
+  }
+
+  private addReveal(round: bigint, rec: RevealRecord): void {
+    let m = this.reveals.get(round);
+    if (!m) {
+      m = new Map();
+      this.reveals.set(round, m);
+      if (this.reveals.size > 1024) this.reveals.delete(this.reveals.keys().next().value as bigint);
+    }
+    m.set(rec.node, rec);
+    this.revealListeners.get(round)?.();
+  }
+
+  private async approvedImages(): Promise<Hex[]> {
+    if (this.approved && Date.now() - this.approved.at < 5_000) return this.approved.list;
+    const list = await this.o.chain.approvedImages();
+    this.approved = { at: Date.now(), list };
+    return list;
+  }
+
+  private requestEvidence(target: bigint, round: bigint, payload: Uint8Array, nonceHex: Hex): Promise<{ payload: AttestResponsePayload; data: Uint8Array }> {
+    const key = `${round}:${nonceHex}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(key);
+        reject(new VerifierError(`no evidence from node ${target} for round ${round} within ${this.o.params.roundTimeoutMs} ms`));
+      }, this.o.params.roundTimeoutMs);
+      this.waiters.set(key, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          this.waiters.delete(key);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          this.waiters.delete(key);
+          reject(e);
+        },
+      });
+      this.o.host.sendDirect(target, { type: MessageType.AttestRequest, round, payload }).catch((e: unknown) => {
+        clearTimeout(timer);
+        this.waiters.delete(key);
+        reject(e instanceof Error ? e : new VerifierError(String(e)));
+      });
+    });
+  }
+
+  /**
+   * Runs one round from this gateway's seat. `startMs` is the round's scheduled start
+   * (wall clock); the reveal deadline is counted from it so every member uses the same one.
+   */
+  async runRound(round: bigint, startMs: number, epoch: EpochInfo): Promise<RoundOutcome> {
+    const o = this.o;
+    const { node: target } = decodeRoundId(round);
+    if (target === o.nodeId) return { kind: "not-selected" };
+    const ticket = drawTicket(o.vrfSecret, { seed: epoch.seed, round, role: Role.Verifier }, epoch.threshold);
+    if (!ticket.selected || !ticket.proof) return { kind: "not-selected" };
+    o.metrics.inc("rounds_selected");
+    const log = o.log.child({ round: round.toString(), target: target.toString() });
+    const proof = bytesToHex(ticket.proof) as Hex;
+    const output = bytesToHex(ticket.output) as Hex;
+    const ctx = { chainId: o.chain.chainId, board: o.chain.addresses.board };
+
+    // 1. Request evidence (journal first: the nonce and the round survive a crash).
+    const nonce = await o.journal.freshNonce();
+    const nonceHex = `0x${Buffer.from(nonce).toString("hex")}` as Hex;
+    await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "requested", nonce: nonceHex, updatedAt: Date.now() });
+    const claimSignature = await signVrfClaim(o.account, ctx, round, proof);
+    o.metrics.inc("attestation_requests_sent");
+    let response: { payload: AttestResponsePayload; data: Uint8Array };
+    try {
+      response = await this.requestEvidence(
+        target,
+        round,
+        encodeRoundPayload({ kind: "request", target: target.toString(), verifierNonce: nonceHex, selection: o.params.selection, claim: { proof, signature: claimSignature } }),
+        nonceHex,
+      );
+    } catch (e) {
+      log.warn({ err: e }, "no evidence: abstaining");
+      await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "abandoned", updatedAt: Date.now() });
+      return { kind: "abstained", reason: (e as Error).message };
+    }
+
+    // 2. Assess and score with the policy of the round's epoch.
+    const [targetNode, reputation, approvedImages, policyCid] = await Promise.all([
+      o.chain.node(target),
+      o.chain.reputation(target),
+      this.approvedImages(),
+      o.chain.policyCid(epoch.epoch),
+    ]);
+    const assessment = await assessResponse({
+      response: response.payload,
+      verifierNonce: nonce,
+      selection: o.params.selection,
+      identityDigest: targetNode.identityDigest,
+      tier: targetNode.tier,
+      approvedImages,
+      previousClock: this.clocks.get(target),
+    });
+    if (assessment.ok && assessment.clock) this.clocks.set(target, assessment.clock);
+    o.metrics.inc(assessment.ok ? "evidence_verified" : "evidence_rejected");
+    const scored = await runScoring(hexToCid(policyCid), scoreInputOf(assessment, { reputation, tier: targetNode.tier, history: this.history.get(target) ?? [] }), o.store);
+    if (!scored.ok) {
+      log.warn({ code: scored.code, message: scored.message }, "scoring function failed: abstaining");
+      return { kind: "abstained", reason: `scoring failed: ${scored.code}` };
+    }
+
+    // 3. Pin the signed evidence bundle; its CID goes into the vote.
+    const evidenceCid = await o.store.put(response.data);
+    const myVote: Vote = {
+      round,
+      node: target,
+      verdict: scored.value.verdict === "trusted" ? Verdict.Trusted : Verdict.Untrusted,
+      score: scored.value.score,
+      evidenceCid: cidToHex(evidenceCid),
+      policyCid,
+    };
+    log.info({ verdict: scored.value.verdict, score: scored.value.score, reasons: scored.value.reasons, findings: assessment.findings.filter((f) => f.severity !== "info").map((f) => f.code) }, "evidence assessed");
+    await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "scored", nonce: nonceHex, data: { verdict: myVote.verdict, score: myVote.score, evidenceCid: myVote.evidenceCid }, updatedAt: Date.now() });
+
+    // 4. Reveal, wait for the window, form the committee.
+    const revealDeadline = startMs + o.params.revealWindowMs;
+    if (Date.now() > revealDeadline) {
+      log.warn({ lateByMs: Date.now() - revealDeadline }, "assessment finished after the reveal window: abstaining");
+      return { kind: "abstained", reason: "late" };
+    }
+    this.addReveal(round, { node: o.nodeId, gateway: o.account.address.toLowerCase(), output: BigInt(output), publicKey: this.publicKey, proof });
+    await o.host.publish({
+      type: MessageType.Reveal,
+      round,
+      payload: encodeRoundPayload({ kind: "reveal", target: target.toString(), proof, output, claimSignature, publicKey: this.publicKey }),
+    });
+    await new Promise((r) => setTimeout(r, Math.max(0, revealDeadline - Date.now())));
+    const reveals = [...(this.reveals.get(round)?.values() ?? [])];
+    let committee;
+    try {
+      committee = formCommittee(reveals, epoch.threshold, o.params.quorum);
+    } catch (e) {
+      log.warn({ err: e, reveals: reveals.length }, "no committee: abstaining");
+      return { kind: "abstained", reason: isTrustmeshError(e) ? e.code : "committee" };
+    }
+    const members = committee.members as RevealRecord[];
+    const myIndex = members.findIndex((m) => m.node === o.nodeId);
+    if (myIndex < 0) return { kind: "abstained", reason: "not in committee" };
+    await o.journal.putRound({
+      round: round.toString(),
+      target: target.toString(),
+      phase: "signed",
+      nonce: nonceHex,
+      data: { committee: members.map((m) => m.node.toString()) },
+      updatedAt: Date.now(),
+    });
+
+    // 5. PBFT on the vote; commits carry the EIP-712 signatures.
+    return this.agree(round, myVote, members, myIndex, output, log);
+  }
+
+  private async agree(round: bigint, myVote: Vote, members: RevealRecord[], myIndex: number, output: Hex, log: Logger): Promise<RoundOutcome> {
+    const o = this.o;
+    const domain = trustBoardDomain(o.chain.chainId, o.chain.addresses.board);
+    const replica = createReplica({
+      id: myIndex,
+      members: members.map((m) => m.gateway as Address),
+      auth: secp256k1Authenticator(o.gatewaySecret, members.map((m) => m.publicKey)),
+      voteSigner: {
+        signVote: (vote: Vote) =>
+          o.journal.signOnce(vote.round, hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote }), () =>
+            o.account.signTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote }),
+          ) as Promise<Hex>,
+        vrfOutput: () => output,
+      },
+      voteVerifier: viemVoteVerifier(domain),
+      maxBatch: 1,
+      batchTimeoutMs: 0,
+      requestTimeoutMs: 1500,
+      viewChangeTimeoutMs: 1500,
+      validateRequest: (v) =>
+        v.round === myVote.round &&
+        v.node === myVote.node &&
+        v.verdict === myVote.verdict &&
+        v.score === myVote.score &&
+        v.policyCid.toLowerCase() === myVote.policyCid.toLowerCase() &&
+        v.evidenceCid.length > 2,
+    });
+    const decided = new Promise<Decision>((resolve) => {
+      const transport = new PbftTransport({
+        host: o.host,
+        replica,
+        committee: members.map((m) => m.node),
+        round,
+        onDecide: (d) => {
+          if (d.batch.some((v) => v.round === round)) resolve(d);
+        },
+        onError: (e) => log.debug({ err: e }, "pbft transport"),
+      });
+      void transport.start().then(() => {
+        // The primary of view 0 proposes; the others propose their own vote only if nothing happens.
+        if (myIndex === 0) transport.submit(myVote);
+        else setTimeout(() => transport.submit(myVote), 2_000 + 250 * myIndex).unref();
+      });
+      setTimeout(() => void transport.stop(), o.params.roundTimeoutMs + 5_000).unref();
+    });
+    const decision = await Promise.race([
+      decided,
+      new Promise<null>((r) => setTimeout(() => r(null), o.params.roundTimeoutMs).unref()),
+    ]);
+    if (!decision) {
+      log.warn("no PBFT decision before the round timeout");
+      return { kind: "abstained", reason: "no decision" };
+    }
+    o.metrics.inc("rounds_decided");
+    const i = decision.batch.findIndex((v) => v.round === round);
+    const vote = decision.batch[i] as Vote;
+    const certificate = decision.certificates[i] ?? null;
+    if (!certificate) return { kind: "decided", vote, certificate: null, submitted: false };
+    this.equivocation.recordOpening(round, { signers: certificate.signers, vrfOutputs: certificate.vrfOutputs });
+    for (let k = 0; k < certificate.signers.length; k++) {
+      await this.equivocation.observe(certificate.vote, certificate.signatures[k] as Hex, certificate.signers[k]);
+    }
+    if (o.byzantine === "equivocate") await this.equivocate(vote);
+
+    const primary = decision.view % members.length;
+    const submitted = await this.submit(certificate, primary === myIndex ? 0 : 1500 + 500 * ((myIndex - primary + members.length) % members.length), log);
+    return { kind: "decided", vote, certificate, submitted };
+  }
+
+  private async submit(cert: Certificate, delayMs: number, log: Logger): Promise<boolean> {
+    if (delayMs > 0) {
+      await new Promise((r) => setTimeout(r, delayMs));
+      if (await this.o.chain.isRecorded(cert.vote.round)) return false;
+    }
+    // The contract wants signers ascending: sort the three arrays together.
+    const order = cert.signers.map((s, i) => ({ s: s.toLowerCase(), i })).sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : 0));
+    try {
+      const tx = await this.o.chain.submitCertificate(
+        cert.vote,
+        order.map(({ i }) => cert.signatures[i] as Hex),
+        order.map(({ i }) => cert.vrfOutputs[i] as Hex),
+      );
+      this.o.metrics.inc("certificates_submitted");
+      log.info({ tx, signers: cert.signers.length }, "certificate submitted");
+      return true;
+    } catch (e) {
+      log.info({ reason: (e as { shortMessage?: string }).shortMessage ?? String(e) }, "certificate not submitted (already recorded?)");
+      return false;
+    }
+  }
+
+  /** Byzantine behaviour for the demo and tests: a second, conflicting signed vote, made public. */
+  private async equivocate(vote: Vote): Promise<void> {
+    const o = this.o;
+    const domain = trustBoardDomain(o.chain.chainId, o.chain.addresses.board);
+    const flipped: Vote = { ...vote, verdict: vote.verdict === Verdict.Trusted ? Verdict.Untrusted : Verdict.Trusted, score: 100 - vote.score };
+    const signature = await o.account.signTypedData({ domain, types: voteTypes, primaryType: "Vote", message: flipped });
+    o.log.warn({ round: vote.round.toString() }, "BYZANTINE: publishing a conflicting signed vote");
+    await o.host.publish({
+      type: MessageType.VoteAnnounce,
+      round: vote.round,
+      payload: encodeRoundPayload({
+        kind: "vote",
+        vote: { round: flipped.round.toString(), node: flipped.node.toString(), verdict: flipped.verdict, score: flipped.score, evidenceCid: flipped.evidenceCid, policyCid: flipped.policyCid },
+        signature,
+      }),
+    });
+  }
+}
+
+/** True when a compressed secp256k1 key hashes to the gateway address. */
+function publicKeyMatches(compressed: Hex, gateway: Address): boolean {
+  try {
+    return addressOfPublicKey(compressed).toLowerCase() === gateway.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+function addressOfPublicKey(compressed: Hex): Address {
+  const point = secp256k1.Point.fromHex(compressed.slice(2));
+  const uncompressed = point.toBytes(false).slice(1);
+  return `0x${keccak256(uncompressed).slice(-40)}` as Address;
+}

@@ -1,0 +1,71 @@
+/**
+ * Signed sortition claims: a verifier signs (EIP-712 VrfClaim, TrustBoard domain) the VRF
+ * proof it presents, so a false claim - an invalid proof, or one whose output is not under
+ * the epoch threshold - is provable on chain by anyone (Disputes.disputeVrfFraud).
+ */
+import { recoverTypedDataAddress, type Address, type Hex, type LocalAccount } from "viem";
+import { trustBoardDomain, vrfClaimTypes } from "../chain/eip712.js";
+import { checkClaim, type ClaimCheck } from "../core/sortition.js";
+import { computeFastVerifyParams, decodeProof } from "../core/vrf/index.js";
+import { Role } from "../core/protocol.js";
+import type { EpochInfo } from "./chain-context.js";
+
+export interface ClaimContext {
+  chainId: number;
+  board: Address;
+}
+
+export async function signVrfClaim(account: LocalAccount, ctx: ClaimContext, round: bigint, proof: Hex): Promise<Hex> {
+  return account.signTypedData({
+    domain: trustBoardDomain(ctx.chainId, ctx.board),
+    types: vrfClaimTypes,
+    primaryType: "VrfClaim",
+    message: { round, role: Role.Verifier, proof },
+  });
+}
+
+export async function claimSigner(ctx: ClaimContext, round: bigint, proof: Hex, signature: Hex): Promise<Address | null> {
+  try {
+    return await recoverTypedDataAddress({
+      domain: trustBoardDomain(ctx.chainId, ctx.board),
+      types: vrfClaimTypes,
+      primaryType: "VrfClaim",
+      message: { round, role: Role.Verifier, proof },
+      signature,
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** Checks a verifier's claim; malformed proofs count as invalid (they are fraud when signed). */
+export function checkVerifierClaim(vrfPublicKey: readonly [bigint, bigint], epoch: EpochInfo, round: bigint, proof: Hex): ClaimCheck {
+  try {
+    return checkClaim([vrfPublicKey[0], vrfPublicKey[1]], { seed: epoch.seed, round, role: Role.Verifier }, hexBytes(proof), epoch.threshold);
+  } catch {
+    return { ok: false, reason: "invalid-proof" };
+  }
+}
+
+/**
+ * The off-chain helper points fastVerify needs. For a proof that does not even decode
+ * (or is invalid) there is nothing to help with: zeros, and the contract's own check
+ * of the proof decides.
+ */
+export function fastVerifyHelpers(
+  vrfPublicKey: readonly [bigint, bigint],
+  proof: Hex,
+  alpha: Uint8Array,
+): { uPoint: readonly [bigint, bigint]; vComponents: readonly [bigint, bigint, bigint, bigint] } {
+  try {
+    decodeProof(hexBytes(proof));
+    const p = computeFastVerifyParams([vrfPublicKey[0], vrfPublicKey[1]], hexBytes(proof), alpha);
+    return { uPoint: [p.uPoint[0], p.uPoint[1]], vComponents: [p.vComponents[0], p.vComponents[1], p.vComponents[2], p.vComponents[3]] };
+  } catch {
+    return { uPoint: [0n, 0n], vComponents: [0n, 0n, 0n, 0n] };
+  }
+}
+
+export function hexBytes(h: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(h.replace(/^0x/, ""), "hex"));
+}

@@ -1,0 +1,46 @@
+/**
+ * runScoring: what a verifier does with the policy CID named on chain. Fetch the source
+ * (the store verifies it against the CID), run its `score` in the sandbox, and accept
+ * the answer only if it has the ScoreOutput shape. Fetch failures throw IpfsError (no
+ * score can be computed); everything the function does is a SandboxResult.
+ */
+import type { CID } from "multiformats/cid";
+import type { ContentStore } from "../../ipfs/adapter/content-store.js";
+import { SCORING_ENTRY, scoreOutputProblem } from "../../ipfs/scoring/index.js";
+import type { ScoreInput, ScoreOutput } from "../../ipfs/scoring/index.js";
+import { SandboxError } from "./errors.js";
+import { runInSandbox } from "./run.js";
+import type { SandboxLimits, SandboxResult, SandboxRunParameters } from "./types.js";
+
+/** Generous for a pure scoring function; every verifier must use the same values. */
+export const SCORING_LIMITS: SandboxLimits = { timeMs: 1000, memoryBytes: 32 * 2 ** 20 };
+
+export interface RunScoringOptions {
+  limits?: SandboxLimits;
+  signal?: AbortSignal;
+  /** Where to run it: a SandboxPool's `run` for a busy verifier; default one-shot. */
+  runner?: (params: SandboxRunParameters) => Promise<SandboxResult<unknown>>;
+}
+
+export async function runScoring(
+  cid: CID,
+  input: ScoreInput,
+  store: ContentStore,
+  options: RunScoringOptions = {},
+): Promise<SandboxResult<ScoreOutput>> {
+  const bytes = await store.get(cid, { signal: options.signal });
+  let source: string;
+  try {
+    source = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (cause) {
+    throw new SandboxError("SOURCE_ENCODING", `scoring source ${cid} is not valid UTF-8`, { cause });
+  }
+  const runner = options.runner ?? ((p: SandboxRunParameters) => runInSandbox<unknown>(p));
+  const result = await runner({ source, entry: SCORING_ENTRY, input, limits: options.limits ?? SCORING_LIMITS });
+  if (!result.ok) return result;
+  const problem = scoreOutputProblem(result.value);
+  if (problem !== null) {
+    return { ok: false, code: "INVALID_OUTPUT", message: `scoring function ${cid}: ${problem}`, stats: result.stats };
+  }
+  return { ok: true, value: result.value as ScoreOutput, stats: result.stats };
+}

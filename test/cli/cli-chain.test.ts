@@ -1,0 +1,209 @@
+/**
+ * The operator, verifier and auditor commands against a real `hardhat node` with the
+ * contracts deployed by offchain/chain/deploy.ts, each run as the `trustmesh` binary.
+ */
+import { expect } from "chai";
+import type { Command } from "commander";
+import { buildProgram } from "../../offchain/cli/main.js";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { getAddress, recoverTypedDataAddress, type Hex } from "viem";
+import { generatePrivateKey } from "viem/accounts";
+import { nodeRegistryAbi, trustTokenAbi } from "../../offchain/chain/artifacts.js";
+import { trustBoardDomain, voteTypes } from "../../offchain/chain/eip712.js";
+import { parseVrfPublicKey } from "../../offchain/cli/node-inputs.js";
+import { encryptKeystore, LIGHT_SCRYPT, writeKeystoreFile } from "../../offchain/chain/keystore.js";
+import { cidHexOf, cidOf, runCli, startChainFixture, vrfPublicKeyHex, type ChainFixture, type RunResult } from "./chain-fixture.js";
+
+const B32 = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hex;
+
+function json<T>(r: RunResult): T {
+  expect(r.code, `exit code; stderr: ${r.stderr}`).to.equal(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+describe("trustmesh CLI against a local chain", function () {
+  this.timeout(240_000);
+  let f: ChainFixture;
+  let metadataCid: string;
+  let evidenceCid: string;
+
+  const regArgs = () => [
+    "node", "register", "--json",
+    "--vrf-public-key", vrfPublicKeyHex(),
+    "--ak-digest", B32(0xa1),
+    "--fingerprint-root", B32(0xf1),
+    "--tier", "1",
+    "--metadata-cid", metadataCid,
+  ];
+  const envKey = (i: number) => ({ TRUSTMESH_PRIVATE_KEY: f.operators[i]!.key });
+  const nonceOf = (i: number) => f.publicClient.getTransactionCount({ address: f.operators[i]!.address });
+
+  before(async () => {
+    f = await startChainFixture({ operators: 4, quorum: 2 });
+    metadataCid = await cidOf("node metadata");
+    evidenceCid = await cidOf("evidence bundle of round 1");
+  });
+  after(async () => {
+    await f?.stop();
+  });
+
+  it("has --help on every command and --json on every read (in-process, all commands walked)", () => {
+    const walk = (c: Command): Command[] => [c, ...c.commands.flatMap(walk)];
+    const all = walk(buildProgram()).filter((c) => ["node", "vote", "audit", "keystore", "web"].includes(c.parent?.name() === "trustmesh" ? c.name() : (c.parent?.name() ?? "")));
+    expect(all.length).to.be.greaterThan(15);
+    for (const c of all) {
+      expect(c.description(), c.name()).to.not.equal("");
+      expect(c.helpInformation()).to.contain("Usage:");
+    }
+    const reads = ["audit nodes", "audit node", "audit rounds", "audit policy", "node status", "vote sign", "keystore inspect"];
+    for (const r of reads) {
+      const [g, n] = r.split(" ");
+      const cmd = all.find((c) => c.name() === n && c.parent?.name() === g);
+      expect(cmd?.options.some((o) => o.long === "--json"), r).to.equal(true);
+    }
+  });
+
+  it("registers a node with stake through a permit in one transaction (key from the environment)", async () => {
+    const before = await nonceOf(0);
+    const out = json<{ nodeId: string; stake: string; tx: Hex }>(await runCli(f, regArgs(), envKey(0)));
+    expect(out.nodeId).to.equal("1");
+    expect(await nonceOf(0)).to.equal(before + 1); // permit + register = one tx
+    const n = await f.publicClient.readContract({ address: f.deployment.contracts.NodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [1n] });
+    expect(n.operator).to.equal(f.operators[0]!.address);
+    expect(n.stake).to.equal(100n * 10n ** 18n);
+  });
+
+  it("registers from an encrypted keystore and refuses a wrong password", async () => {
+    const ks = join(f.dir, "op1.json");
+    await writeKeystoreFile(ks, await encryptKeystore({ privateKey: f.operators[1]!.key, password: "s3cret", kdf: LIGHT_SCRYPT }));
+    await writeFile(join(f.dir, "good.pw"), "s3cret\n");
+    await writeFile(join(f.dir, "bad.pw"), "guess\n");
+    const bad = await runCli(f, [...regArgs(), "--keystore", ks, "--password-file", join(f.dir, "bad.pw")]);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.contain("wrong keystore password");
+    expect(await nonceOf(1)).to.equal(0);
+    const out = json<{ nodeId: string }>(await runCli(f, [...regArgs(), "--keystore", ks, "--password-file", join(f.dir, "good.pw")]));
+    expect(out.nodeId).to.equal("2");
+  });
+
+  it("registers through a remote EIP-1193 signer (eth_signTypedData_v4 + eth_sendTransaction)", async () => {
+    const from = getAddress(f.nodeAccounts[0]!);
+    const out = json<{ nodeId: string; gateway: string }>(await runCli(f, [...regArgs(), "--remote-signer", f.node.rpcUrl, "--from", from]));
+    expect(out.nodeId).to.equal("3");
+    expect(out.gateway).to.equal(from);
+  });
+
+  it("refuses a stake below the minimum before sending anything", async () => {
+    const r = await runCli(f, [...regArgs(), "--stake", "1"], envKey(3));
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain("insufficient stake");
+    expect(await nonceOf(3)).to.equal(0);
+  });
+
+  it("refuses a wrong chain id before signing", async () => {
+    const r = await runCli(f, [...regArgs(), "--chain-id", "1"], envKey(3));
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain("wrong chain");
+    expect(await nonceOf(3)).to.equal(0);
+  });
+
+  it("refuses a top-up without allowance (nothing sent), then tops up with --approve", async () => {
+    const before = await nonceOf(0);
+    const r = await runCli(f, ["node", "top-up", "1", "--amount", "5"], envKey(0));
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain("insufficient allowance");
+    expect(await nonceOf(0)).to.equal(before);
+    const ok = json<{ stake: string }>(await runCli(f, ["node", "top-up", "1", "--amount", "5", "--approve", "--json"], envKey(0)));
+    expect(ok.stake).to.equal("105");
+    const allowance = await f.publicClient.readContract({ address: f.deployment.contracts.TrustToken, abi: trustTokenAbi, functionName: "allowance", args: [f.operators[0]!.address, f.deployment.contracts.NodeRegistry] });
+    expect(allowance).to.equal(0n);
+  });
+
+  it("shows a node's status as a table and as JSON", async () => {
+    const table = await runCli(f, ["node", "status", "1"]);
+    expect(table.code).to.equal(0);
+    expect(table.stdout).to.match(/status\s+Registered/);
+    const s = json<{ status: string; stake: string }>(await runCli(f, ["node", "status", "--gateway", f.operators[1]!.address, "--json"]));
+    expect(s.status).to.equal("Registered");
+    expect(s.stake).to.equal((100n * 10n ** 18n).toString());
+  });
+
+  it("signs a vote (EIP-712) and submits it; the second vote reaches quorum and records the verdict", async () => {
+    const voteFlags = ["--node", "1", "--sequence", "1", "--verdict", "trusted", "--score", "97", "--evidence-cid", evidenceCid];
+    const signed = json<{ signature: Hex; signer: string; vote: { round: string; policyCid: Hex } }>(
+      await runCli(f, ["vote", "sign", ...voteFlags, "--json"], envKey(1)),
+    );
+    expect(signed.signer).to.equal(f.operators[1]!.address);
+    const recovered = await recoverTypedDataAddress({
+      domain: trustBoardDomain(31337, f.deployment.contracts.TrustBoard),
+      types: voteTypes,
+      primaryType: "Vote",
+      message: { round: BigInt(signed.vote.round), node: 1n, verdict: 1, score: 97, evidenceCid: cidHexOf(evidenceCid), policyCid: signed.vote.policyCid },
+      signature: signed.signature,
+    });
+    expect(recovered).to.equal(f.operators[1]!.address);
+
+    const voteFile = join(f.dir, "vote.json");
+    await writeFile(voteFile, JSON.stringify(signed));
+    // Relayed by another account: the signature, not the sender, is the vote.
+    const first = json<{ votesCounted: number; verdictRecorded: boolean }>(
+      await runCli(f, ["vote", "submit", "--vote-file", voteFile, "--vrf-output", B32(1), "--json"], envKey(3)),
+    );
+    expect(first).to.include({ votesCounted: 1, verdictRecorded: false });
+    const second = json<{ votesCounted: number; verdictRecorded: boolean }>(
+      // Output evaluated from the verifier's VRF key over (epoch seed, round, Verifier).
+      await runCli(f, ["vote", "submit", ...voteFlags, "--vrf-key-env", "TM_VRF_SK", "--remote-signer", f.node.rpcUrl, "--from", f.nodeAccounts[0]!, "--json"], { TM_VRF_SK: generatePrivateKey() }),
+    );
+    expect(second).to.include({ votesCounted: 2, verdictRecorded: true });
+    const again = await runCli(f, ["vote", "submit", ...voteFlags, "--vrf-output", B32(3), "--json"], envKey(3));
+    expect(again.code).to.equal(2);
+    expect(again.stderr).to.contain("already recorded");
+  });
+
+  it("audits nodes, one node's history, rounds and policy from the chain alone (--json)", async () => {
+    const nodes = json<{ id: string; status: string; reputation: string }[]>(await runCli(f, ["audit", "nodes", "--json"]));
+    expect(nodes.map((n) => n.id)).to.deep.equal(["1", "2", "3"]);
+    expect(nodes[0]!.status).to.equal("Trusted");
+    expect(BigInt(nodes[0]!.reputation) > 0n).to.equal(true);
+
+    const d = json<{ verdicts: { verdict: string; score: number; evidenceCid: string; signers: string[] }[]; reputationHistory: unknown[]; metadataCid: string }>(
+      await runCli(f, ["audit", "node", "1", "--json"]),
+    );
+    expect(d.metadataCid).to.equal(metadataCid);
+    expect(d.verdicts).to.have.length(1);
+    expect(d.verdicts[0]).to.include({ verdict: "Trusted", score: 97, evidenceCid });
+    expect(d.verdicts[0]!.signers).to.have.length(2);
+    expect(d.reputationHistory).to.have.length(1);
+
+    const rounds = json<unknown[]>(await runCli(f, ["audit", "rounds", "--since", "0", "--json"]));
+    expect(rounds).to.have.length(1);
+    const head = await f.publicClient.getBlockNumber();
+    expect(json<unknown[]>(await runCli(f, ["audit", "rounds", "--since", String(head + 1n), "--json"]))).to.have.length(0);
+
+    const policy = json<{ currentEpoch: string; entries: { active: boolean; cidHex: Hex }[] }>(await runCli(f, ["audit", "policy", "--json"]));
+    expect(policy.currentEpoch).to.equal("1");
+    expect(policy.entries[0]!.active).to.equal(true);
+
+    const table = await runCli(f, ["audit", "node", "1"]);
+    expect(table.stdout).to.contain(evidenceCid);
+    expect(table.stdout).to.match(/verdict history \(1\)/);
+  });
+
+  it("rotates a node's VRF key", async () => {
+    const key = vrfPublicKeyHex();
+    json<{ tx: Hex }>(await runCli(f, ["node", "rotate-key", "1", "--vrf-public-key", key, "--json"], envKey(0)));
+    const n = await f.publicClient.readContract({ address: f.deployment.contracts.NodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [1n] });
+    expect([n.vrfPublicKey[0], n.vrfPublicKey[1]]).to.deep.equal([...parseVrfPublicKey(key)]);
+  });
+
+  it("starts unbonding with node exit and refuses an early withdraw", async () => {
+    const exit = json<{ unlocksAt: string }>(await runCli(f, ["node", "exit", "2", "--json"], envKey(1)));
+    expect(Date.parse(exit.unlocksAt)).to.be.greaterThan(Date.now());
+    const before = await nonceOf(1);
+    const w = await runCli(f, ["node", "withdraw", "2"], envKey(1));
+    expect(w.code).to.equal(2);
+    expect(w.stderr).to.contain("NodeRegistryStillLocked");
+    expect(await nonceOf(1)).to.equal(before);
+  });
+});

@@ -1,0 +1,18 @@
+import "../../offchain/core/polyfills.js";
+import { MemoryRegistryView } from "../../offchain/p2p/registry-view.js";
+import { startCluster, startPbftCommittee, stopAll, waitFor, waitForMesh } from "./cluster.js";
+const reg = new MemoryRegistryView();
+const ms = await startCluster(reg, 7);
+const c = await startPbftCommittee(ms, { batchTimeoutMs: 2, requestTimeoutMs: 3000 });
+await waitForMesh(ms, "pbft");
+ms.forEach((m, i) => m.host.onRejected(r => console.log("REJ at", i, r.reason, r.detail.slice(0, 100), "src", ms.findIndex(x => x.host.peerId.toString() === r.propagationSource))));
+const vote = (round: bigint) => ({ round, node: 77n, verdict: 1, score: 93, evidenceCid: "0x0155" as const, policyCid: "0x0170" as const });
+c.transports.forEach(t => t.submit(vote(1n)));
+const decided = () => c.decisions.map(d => d.reduce((a, x) => a + x.batch.length, 0));
+await waitFor(() => Math.min(...decided()) >= 1, 60000, "first");
+const t0 = performance.now();
+for (let r = 2n; r < 7n; r++) c.transports[0]!.submit(vote(r));
+await waitFor(() => Math.min(...decided()) >= 6, 60000, "burst").catch(e => console.log(String(e)));
+console.log("burst", ((performance.now() - t0) / 1000).toFixed(1), decided());
+await c.stop(); await stopAll(ms);
+process.exit(0);

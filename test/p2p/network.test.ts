@@ -1,0 +1,280 @@
+import { expect } from "chai";
+import { bytesToHex } from "viem";
+import { NodeStatus } from "../../offchain/core/protocol.js";
+import { MemoryRegistryView } from "../../offchain/p2p/registry-view.js";
+import { MessageType } from "../../offchain/p2p/topics.js";
+import type { ReceivedMessage, RejectedMessage } from "../../offchain/p2p/host.js";
+import { signEnvelope } from "../../offchain/p2p/envelope.js";
+import { CHAIN_ID, newAccount, register, startCluster, startHost, stopAll, waitFor, waitForMesh, type Member } from "./cluster.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function connectedTo(a: Member, b: Member): boolean {
+  return a.host.libp2p.getConnections(b.host.peerId).length > 0;
+}
+
+describe("p2p network: 7 gateways on loopback", function () {
+  this.timeout(60_000);
+  const registry = new MemoryRegistryView();
+  let members: Member[] = [];
+
+  before(async () => {
+    members = await startCluster(registry, 7);
+  });
+  after(async () => stopAll(members));
+
+  it("admits every bound peer and delivers signed messages to all six others", async () => {
+    const inbox = members.map(() => [] as ReceivedMessage[]);
+    members.forEach((m, i) => m.host.subscribe("pbft", (msg) => inbox[i]!.push(msg)));
+    await waitForMesh(members, "pbft");
+    for (const m of members) {
+      const nodeIds = m.host.admittedPeers().map((p) => p.nodeId).sort();
+      expect(nodeIds).to.have.length(6);
+      expect(nodeIds).to.not.include(m.nodeId);
+    }
+    const payload = new Uint8Array(1024).fill(0xab);
+    await members[3]!.host.publish({ type: MessageType.Pbft, round: 42n, payload });
+    await waitFor(() => inbox.filter((b, i) => i !== 3 && b.length === 1).length === 6, 5_000, "delivery to 6 peers");
+    expect(inbox[3]).to.have.length(0);
+    for (const [i, box] of inbox.entries()) {
+      if (i === 3) continue;
+      expect(box[0]!.envelope.sender).to.equal(members[3]!.nodeId);
+      expect(box[0]!.envelope.round).to.equal(42n);
+      expect(bytesToHex(box[0]!.envelope.payload)).to.equal(bytesToHex(payload));
+      expect(box[0]!.from).to.equal(members[3]!.host.peerId.toString());
+    }
+  });
+
+  it("disconnects a node live when the registry bans it, and keeps it out", async () => {
+    const victim = members[6]!;
+    await waitFor(() => members.slice(0, 6).every((m) => connectedTo(m, victim)), 5_000, "victim connected");
+    registry.update(victim.account.address, { banned: true });
+    await waitFor(() => members.slice(0, 6).every((m) => !connectedTo(m, victim)), 5_000, "victim disconnected everywhere");
+    expect(members[0]!.host.admissions.isDenied(victim.host.peerId.toString())).to.equal(true);
+    let opened = 0;
+    const onOpen = (e: CustomEvent<{ remotePeer: { toString(): string } }>) => {
+      if (e.detail.remotePeer.toString() === victim.host.peerId.toString()) opened++;
+    };
+    members[0]!.host.libp2p.addEventListener("connection:open", onOpen);
+    await victim.host.dial(members[0]!.host.multiaddrs[0]!).catch(() => undefined);
+    await waitFor(() => !connectedTo(victim, members[0]!), 5_000, "victim's redial torn down");
+    members[0]!.host.libp2p.removeEventListener("connection:open", onOpen);
+    expect(opened).to.equal(0);
+    expect(members[0]!.host.admittedPeers().map((p) => p.nodeId)).to.not.include(victim.nodeId);
+  });
+});
+
+describe("p2p network: gating of unregistered peers", function () {
+  this.timeout(60_000);
+  const registry = new MemoryRegistryView();
+  let members: Member[] = [];
+  let outsider: Member | undefined;
+
+  before(async () => {
+    members = await startCluster(registry, 2);
+  });
+  after(async () => stopAll([...members, ...(outsider ? [outsider] : [])]));
+
+  it("refuses a peer whose gateway key is not registered, then gates its redial", async () => {
+    outsider = await startHost(registry, newAccount(), 99n); // never registered
+    const target = members[0]!;
+    await outsider.host.dial(target.host.multiaddrs[0]!).catch(() => undefined);
+    await waitFor(() => target.host.admissions.isDenied(outsider!.host.peerId.toString()), 5_000, "outsider denied");
+    await waitFor(() => !connectedTo(target, outsider!), 5_000, "outsider disconnected");
+    expect(target.host.admissions.denialReason(outsider.host.peerId.toString())).to.match(/not registered/);
+    await waitFor(() => !connectedTo(outsider!, target), 5_000, "outsider sees the hang-up");
+    // The gate refuses right after the Noise handshake: the target never opens a connection
+    // for the outsider. (The dialer may briefly believe it connected: its side of the
+    // upgrade can finish before the responder's refusal arrives.)
+    let opened = 0;
+    const onOpen = (e: CustomEvent<{ remotePeer: { toString(): string } }>) => {
+      if (e.detail.remotePeer.toString() === outsider!.host.peerId.toString()) opened++;
+    };
+    target.host.libp2p.addEventListener("connection:open", onOpen);
+    await outsider.host.dial(target.host.multiaddrs[0]!).catch(() => undefined);
+    await waitFor(() => !connectedTo(outsider!, target), 5_000, "outsider's redial torn down");
+    target.host.libp2p.removeEventListener("connection:open", onOpen);
+    expect(opened).to.equal(0);
+    expect(connectedTo(target, outsider)).to.equal(false);
+    expect(target.host.admittedPeers().map((p) => p.nodeId)).to.deep.equal([members[1]!.nodeId]);
+  });
+
+  it("disconnects a peer that presents no binding within the timeout", async () => {
+    const { createLibp2p } = await import("libp2p");
+    const { tcp } = await import("@libp2p/tcp");
+    const { noise } = await import("@libp2p/noise");
+    const { yamux } = await import("@libp2p/yamux");
+    const { identify } = await import("@libp2p/identify");
+    // A plain libp2p node: speaks Noise and Yamux but not the trustmesh binding protocol.
+    const plain = await createLibp2p({
+      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() },
+    });
+    try {
+      const target = members[1]!;
+      await plain.dial(target.host.multiaddrs[0]!);
+      await waitFor(() => target.host.libp2p.getConnections(plain.peerId).length === 1, 2_000, "plain peer connected");
+      await waitFor(() => target.host.libp2p.getConnections(plain.peerId).length === 0, 5_000, "binding timeout");
+      expect(target.host.admissions.denialReason(plain.peerId.toString())).to.match(/no valid binding/);
+    } finally {
+      await plain.stop();
+    }
+  });
+
+  it("refuses a binding whose node id disagrees with the registry", async () => {
+    const liar = newAccount();
+    register(registry, liar, 50n);
+    const m = await startHost(registry, liar, 51n); // claims node 51, registry says 50
+    try {
+      await m.host.dial(members[0]!.host.multiaddrs[0]!).catch(() => undefined);
+      await waitFor(() => members[0]!.host.admissions.isDenied(m.host.peerId.toString()), 5_000, "liar denied");
+    } finally {
+      await m.host.stop();
+    }
+  });
+});
+
+describe("p2p network: invalid, unsigned and replayed messages", function () {
+  this.timeout(60_000);
+  const registry = new MemoryRegistryView();
+  let a: Member, b: Member, mallory: Member;
+  const rejectedAtA: RejectedMessage[] = [];
+  const inboxB: ReceivedMessage[] = [];
+  const inboxA: ReceivedMessage[] = [];
+
+  before(async () => {
+    // Line topology mallory - a - b: whatever b sees of mallory's traffic, a forwarded.
+    const accounts = [newAccount(), newAccount(), newAccount()];
+    accounts.forEach((acc, i) => register(registry, acc, BigInt(i + 1)));
+    a = await startHost(registry, accounts[0]!, 1n);
+    b = await startHost(registry, accounts[1]!, 2n);
+    mallory = await startHost(registry, accounts[2]!, 3n);
+    await b.host.dial(a.host.multiaddrs[0]!);
+    await mallory.host.dial(a.host.multiaddrs[0]!);
+    a.host.subscribe("pbft", (m) => inboxA.push(m));
+    b.host.subscribe("pbft", (m) => inboxB.push(m));
+    mallory.host.subscribe("pbft", () => undefined);
+    a.host.onRejected((r) => rejectedAtA.push(r));
+    await waitFor(() => a.host.admittedPeers().length === 2 && a.host.subscribers("pbft").length === 2, 10_000, "line mesh");
+    await waitFor(() => mallory.host.subscribers("pbft").length === 1 && b.host.subscribers("pbft").length === 1, 10_000, "subscriptions");
+    await sleep(500); // unbound-score cache window of one heartbeat
+  });
+  after(async () => stopAll([a, b, mallory]));
+
+  it("delivers an honest message from mallory's position across the line (control)", async () => {
+    await mallory.host.publish({ type: MessageType.Pbft, round: 1n, payload: new Uint8Array([1]) });
+    await waitFor(() => inboxB.length === 1, 5_000, "b receives via a");
+    expect(inboxB[0]!.envelope.sender).to.equal(3n);
+    expect(a.host.scoreOf(mallory.host.peerId)).to.equal(0);
+  });
+
+  it("rejects a replayed envelope re-published by another peer", async () => {
+    const seenBy = inboxB.length;
+    const before = rejectedAtA.length;
+    let captured: Uint8Array | undefined;
+    // mallory captures a's genuine message from the wire and republishes the same bytes.
+    const off = mallory.host.subscribe("pbft", (m) => (captured = m.data));
+    await a.host.publish({ type: MessageType.Pbft, round: 5n, payload: new Uint8Array([5]) });
+    await waitFor(() => captured !== undefined && inboxB.length === seenBy + 1, 5_000, "genuine delivery");
+    off();
+    const scoreBefore = a.host.scoreOf(mallory.host.peerId);
+    await mallory.host.publishRaw("pbft", captured!);
+    await waitFor(() => rejectedAtA.length > before, 5_000, "replay rejected");
+    expect(rejectedAtA.at(-1)!.reason).to.equal("replay");
+    await sleep(300);
+    expect(inboxB.length).to.equal(seenBy + 1);
+    expect(a.host.scoreOf(mallory.host.peerId)).to.be.below(scoreBefore);
+  });
+  it("rejects garbage and unsigned envelopes, does not forward them, and graylists the repeat offender", async () => {
+    const before = inboxB.length;
+    const beforeA = inboxA.length;
+    const firstReject = rejectedAtA.length;
+    const { bytes } = await signEnvelope(mallory.account, CHAIN_ID, {
+      type: MessageType.Pbft, round: 2n, sender: 3n, timestamp: BigInt(Date.now()), nonce: new Uint8Array(16).fill(1), payload: new Uint8Array([2]),
+    });
+    const unsigned = bytes.slice();
+    unsigned.fill(0, unsigned.length - 65);
+    await mallory.host.publishRaw("pbft", new TextEncoder().encode("not an envelope"));
+    await mallory.host.publishRaw("pbft", unsigned);
+    await waitFor(() => rejectedAtA.length >= firstReject + 2, 10_000, "two rejections at a");
+    const fresh = rejectedAtA.slice(firstReject);
+    expect(fresh.map((r) => r.reason)).to.have.members(["schema", "bad-signature"]);
+    expect(fresh.every((r) => r.propagationSource === mallory.host.peerId.toString())).to.equal(true);
+    // Three offences (the replay included): P4 (-10 x 3^2) plus the app penalty put mallory
+    // under gossipsub's graylist threshold (-80): a now drops its RPCs before validation.
+    expect(a.host.scoreOf(mallory.host.peerId)).to.be.below(-80);
+    expect(a.host.scoreOf(b.host.peerId)).to.equal(0);
+    const { bytes: impersonation } = await signEnvelope(mallory.account, CHAIN_ID, {
+      type: MessageType.Pbft, round: 2n, sender: 1n, timestamp: BigInt(Date.now()), nonce: new Uint8Array(16).fill(2), payload: new Uint8Array([2]),
+    });
+    await mallory.host.publishRaw("pbft", impersonation);
+    await mallory.host.publish({ type: MessageType.Pbft, round: 3n, payload: new Uint8Array([3]) });
+    await sleep(800);
+    expect(inboxA.length).to.equal(beforeA);
+    expect(inboxB.length).to.equal(before);
+  });
+});
+
+describe("p2p network: Registered (not yet trusted) nodes", function () {
+  this.timeout(60_000);
+  const registry = new MemoryRegistryView();
+  let members: Member[] = [];
+  let newcomer: Member | undefined;
+  let greedy: Member | undefined;
+
+  before(async () => {
+    members = await startCluster(registry, 3);
+  });
+  after(async () => stopAll([...members, ...[newcomer, greedy].filter((m): m is Member => m !== undefined)]));
+
+  it("lets a Registered node reach the attestation topic and nothing else", async () => {
+    const acc = newAccount();
+    register(registry, acc, 20n, NodeStatus.Registered);
+    newcomer = await startHost(registry, acc, 20n);
+    const attestInbox: ReceivedMessage[] = [];
+    newcomer.host.subscribe("attestation", (m) => attestInbox.push(m));
+    const trustedAttest = members.map(() => [] as ReceivedMessage[]);
+    const trustedPbft = members.map(() => [] as ReceivedMessage[]);
+    const rejected: RejectedMessage[] = [];
+    members.forEach((m, i) => {
+      m.host.subscribe("attestation", (x) => trustedAttest[i]!.push(x));
+      m.host.subscribe("pbft", (x) => trustedPbft[i]!.push(x));
+      m.host.onRejected((r) => rejected.push(r));
+    });
+    for (const m of members) await newcomer.host.dial(m.host.multiaddrs[0]!);
+    await waitFor(() => members.every((m) => m.host.admissions.get(newcomer!.host.peerId.toString())?.scope === "attestation"), 5_000, "newcomer admitted with attestation scope");
+    await waitFor(() => members.every((m) => m.host.subscribers("attestation").includes(newcomer!.host.peerId.toString())), 5_000, "newcomer subscribed");
+    await sleep(500);
+
+    await newcomer.host.publish({ type: MessageType.AttestRequest, round: 1n, payload: new Uint8Array([7]) });
+    await waitFor(() => trustedAttest.every((box) => box.length === 1), 5_000, "attestation request reaches trusted nodes");
+    await members[0]!.host.publish({ type: MessageType.AttestResponse, round: 1n, payload: new Uint8Array([8]) });
+    await waitFor(() => attestInbox.length === 1, 5_000, "attestation response reaches the newcomer");
+
+    await newcomer.host.publish({ type: MessageType.Pbft, round: 1n, payload: new Uint8Array([9]) });
+    await waitFor(() => rejected.some((r) => r.reason === "not-admitted" || r.reason === "source-scope"), 5_000, "pbft from newcomer rejected");
+    await sleep(300);
+    expect(trustedPbft.every((box) => box.length === 0)).to.equal(true);
+    expect(members.every((m) => connectedTo(m, newcomer!))).to.equal(true);
+  });
+
+  it("evicts a Registered node that subscribes beyond the attestation topic", async () => {
+    const acc = newAccount();
+    register(registry, acc, 21n, NodeStatus.Registered);
+    greedy = await startHost(registry, acc, 21n);
+    greedy.host.subscribe("pbft", () => undefined);
+    await greedy.host.dial(members[0]!.host.multiaddrs[0]!);
+    await waitFor(() => members[0]!.host.admissions.isDenied(greedy!.host.peerId.toString()), 5_000, "greedy evicted");
+    await waitFor(() => !connectedTo(members[0]!, greedy!), 5_000, "greedy disconnected");
+    expect(members[0]!.host.subscribers("pbft")).to.not.include(greedy.host.peerId.toString());
+  });
+
+  it("widens a node's scope live when the registry marks it Trusted", async () => {
+    const peer = newcomer!.host.peerId.toString();
+    registry.update(newcomer!.account.address, { status: NodeStatus.Trusted });
+    await waitFor(() => members.every((m) => m.host.admissions.get(peer)?.scope === "full"), 5_000, "scope widened");
+  });
+});

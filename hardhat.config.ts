@@ -27,9 +27,11 @@ const config: HardhatUserConfig = {
     version: SOLC_VERSION,
     settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: false },
   },
-  paths: { sources: "./contracts", tests: "./test/contracts", cache: "./cache", artifacts: "./artifacts" },
+  paths: { sources: "./contracts", tests: "./test/contracts", cache: "./cache", artifacts: "./artifacts", ignition: "./deploy/ignition" },
   networks: {
-    hardhat: { chainId: 31337 },
+    // Blocks may share a second: the devnet mines many transactions per second and its
+    // chain time must stay on the wall clock (attestation schedules are in chain time).
+    hardhat: { chainId: 31337, allowBlocksWithSameTimestamp: true },
     localhost: { url: "http://127.0.0.1:8545" },
     remote: {
       url: process.env.TRUSTMESH_RPC_URL ?? "http://127.0.0.1:8545",

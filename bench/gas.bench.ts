@@ -41,10 +41,11 @@ async function main() {
   for (let i = 1; i <= 7; i++) committee.push(await registerNode(f, i, i - 1));
   const target = await registerNode(f, 8, 7);
 
-  // register with permit: a fresh operator (first permit, so its nonce slot is new).
+  // register with permit: a fresh operator (first permit, so its nonce slot is new), then
+  // the same operator's second node (nonce slot already written).
   const op = f.operators[8]!;
-  const keys = nodeKeys(9);
   const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+  const permitRegister = async (keys: ReturnType<typeof nodeKeys>) => {
   const nonce = await f.token.read.nonces([op.account.address]);
   const sig = await op.signTypedData({
     domain: { name: await f.token.read.name(), version: "1", chainId: f.chainId, verifyingContract: f.token.address },
@@ -61,8 +62,10 @@ async function main() {
     message: { owner: op.account.address, spender: f.registry.address, value: MIN_STAKE, nonce, deadline },
   });
   const { v, r, s } = parseSignature(sig);
-  const regHash = await f.registry.write.registerWithPermit([registration(keys), deadline, Number(v), r, s], { account: op.account });
-  rows.push({ operation: "registerWithPermit", gasUsed: await gasOf(f, regHash), target: 200_000, note: "permit + transferFrom + register, operator's first permit" });
+  return gasOf(f, await f.registry.write.registerWithPermit([registration(keys), deadline, Number(v), r, s], { account: op.account }));
+  };
+  rows.push({ operation: "registerWithPermit (operator's first permit)", gasUsed: await permitRegister(nodeKeys(9)), target: 200_000, note: "permit + transferFrom + register; the token's nonce slot is new" });
+  rows.push({ operation: "registerWithPermit (operator's later permit)", gasUsed: await permitRegister(nodeKeys(10)), target: 200_000, note: "same, nonce slot already non-zero" });
 
   const epoch = await f.clock.read.currentEpoch();
   const signers5 = committee.slice(0, 5).map((n) => n.keys.gateway);
@@ -78,6 +81,15 @@ async function main() {
   const c2 = await certificate(f, signers5, vote2);
   const h2 = await f.board.write.submitCertificate([vote2, c2.signatures, c2.vrfOutputs]);
   rows.push({ operation: "submitCertificate (5 of 7)", gasUsed: await gasOf(f, h2), target: 120_000, note: "steady state: later verdict of a node" });
+  // Marginal cost per extra signer: 6 and 7 signatures on later rounds.
+  const perSigner: number[] = [];
+  for (const [k, seq] of [[6, 10n], [7, 11n]] as const) {
+    const v = makeVote(epoch, target.id, seq);
+    const c = await certificate(f, committee.slice(0, k).map((n) => n.keys.gateway), v);
+    perSigner.push(await gasOf(f, await f.board.write.submitCertificate([v, c.signatures, c.vrfOutputs])));
+  }
+  rows.push({ operation: "submitCertificate (7 of 7)", gasUsed: perSigner[1]!, target: null, note: "steady state" });
+  rows.push({ operation: "certificate: marginal gas per signer", gasUsed: Math.round((perSigner[1]! - rows[rows.length - 2]!.gasUsed) / 2), target: 10_400, note: "(7 signers - 5 signers) / 2; Safe is ~10.4k per signer" });
 
   // Single votes: a relayed vote that does not reach quorum, then the one that does.
   const vote3 = makeVote(epoch, target.id, 2n);
@@ -98,7 +110,12 @@ async function main() {
   const sb = await signVote(f, cheat, vote4b);
   const disputer = f.operators[9]!;
   const hd = await f.disputes.write.disputeEquivocation([vote4, sa, vote4b, sb, { signers: [], vrfOutputs: [] }], { account: disputer.account });
-  rows.push({ operation: "disputeEquivocation", gasUsed: await gasOf(f, hd), target: 150_000, note: "slash 50% (20% of it to the disputer), zero reputation, ban" });
+  rows.push({ operation: "disputeEquivocation (first slash ever)", gasUsed: await gasOf(f, hd), target: 150_000, note: "slash 50% (20% to the disputer), zero reputation, ban; slashed-funds slot new" });
+  const vote5 = makeVote(epoch, target.id, 4n, { verdict: 1 });
+  const vote5b = makeVote(epoch, target.id, 4n, { verdict: 2 });
+  const cheat2 = committee[5]!.keys.gateway;
+  const hd2 = await f.disputes.write.disputeEquivocation([vote5, await signVote(f, cheat2, vote5), vote5b, await signVote(f, cheat2, vote5b), { signers: [], vrfOutputs: [] }], { account: disputer.account });
+  rows.push({ operation: "disputeEquivocation", gasUsed: await gasOf(f, hd2), target: 150_000, note: "steady state (second dispute)" });
 
   const md = [
     "| operation | gas used | target | met | note |",

@@ -10,8 +10,9 @@ import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 /// @title NodeRegistry
 /// @notice Holds every node's keys, stake and lifecycle. Invariant:
 /// `token.balanceOf(this) == totalStaked + undistributedSlashed`.
-/// @dev Storage is laid out for the hot paths: a verifier check reads one slot
-/// (gateway, status, stake); registration writes four node slots plus the gateway index.
+/// @dev Storage is laid out for the hot paths: a committee check reads one slot per
+/// signer (the gateway index, which mirrors the status); registration writes four node
+/// slots plus the gateway index.
 /// The attestation identity (AK, EK certificate, fingerprint root) is stored as one
 /// digest; the values are in the {NodeRegistered} event.
 contract NodeRegistry is INodeRegistry, AccessControl {
@@ -40,6 +41,14 @@ contract NodeRegistry is INodeRegistry, AccessControl {
         uint40 until;
     }
 
+    /// @dev The signer index: a committee check reads only this slot. `status` mirrors the
+    /// node's status for its current gateway; retired gateways keep the node id (their past
+    /// signatures stay attributable) with status None, so they are never eligible.
+    struct GatewayEntry {
+        uint64 nodeId;
+        NodeStatus status;
+    }
+
     struct PastKey {
         uint256 x;
         uint8 parity;
@@ -66,7 +75,7 @@ contract NodeRegistry is INodeRegistry, AccessControl {
     mapping(uint64 => Cold) private _cold;
     mapping(uint64 => uint256) private _vrfX;
     mapping(uint64 => bytes32) private _identity;
-    mapping(address => uint64) private _nodeOfGateway;
+    mapping(address => GatewayEntry) private _gateways;
     mapping(uint64 => PastKey[]) private _pastKeys;
 
     constructor(IERC20 token_, uint256 minStake_, uint40 unbondingDelay_, address admin, address governor) {
@@ -161,8 +170,9 @@ contract NodeRegistry is INodeRegistry, AccessControl {
         _onlyOperator(nodeId);
         if (h.status == NodeStatus.Withdrawn) revert NodeRegistryInvalidStatus(nodeId, h.status);
         if (newGateway != address(0)) {
-            _claimGateway(newGateway, nodeId);
+            _claimGateway(newGateway, nodeId, h.status);
             address old = h.gateway;
+            _gateways[old].status = NodeStatus.None;
             h.gateway = newGateway;
             emit GatewayRotated(nodeId, old, newGateway);
         }
@@ -269,7 +279,7 @@ contract NodeRegistry is INodeRegistry, AccessControl {
 
     /// @inheritdoc INodeRegistry
     function nodeOfGateway(address gateway) external view returns (uint64) {
-        return _nodeOfGateway[gateway];
+        return _gateways[gateway].nodeId;
     }
 
     /// @inheritdoc INodeRegistry
@@ -299,9 +309,7 @@ contract NodeRegistry is INodeRegistry, AccessControl {
 
     /// @inheritdoc INodeRegistry
     function isEligibleVerifier(address gateway) external view returns (bool) {
-        uint64 id = _nodeOfGateway[gateway];
-        Hot memory h = _hot[id];
-        return id != 0 && h.gateway == gateway && h.status == NodeStatus.Trusted;
+        return _gateways[gateway].status == NodeStatus.Trusted;
     }
 
     /// @inheritdoc INodeRegistry
@@ -334,11 +342,9 @@ contract NodeRegistry is INodeRegistry, AccessControl {
         bool bootstrap = _totals.eligible < quorum;
         uint256 n = signers.length;
         for (uint256 i = 0; i < n; ++i) {
-            address signer = signers[i];
-            uint64 id = _nodeOfGateway[signer];
-            Hot memory h = _hot[id];
-            bool ok = id != 0 && id != excludeNode && h.gateway == signer
-                && (h.status == NodeStatus.Trusted || (bootstrap && h.status == NodeStatus.Registered));
+            GatewayEntry memory g = _gateways[signers[i]];
+            bool ok = g.nodeId != excludeNode
+                && (g.status == NodeStatus.Trusted || (bootstrap && g.status == NodeStatus.Registered));
             if (!ok) return i;
         }
         return type(uint256).max;
@@ -357,7 +363,7 @@ contract NodeRegistry is INodeRegistry, AccessControl {
         Totals memory t = _totals;
         nodeId = t.nodeCount + 1;
         _totals = Totals(nodeId, t.eligible, t.staked + uint128(r.stake));
-        _claimGateway(r.gateway, nodeId);
+        _claimGateway(r.gateway, nodeId, NodeStatus.Registered);
         _hot[nodeId] = Hot(r.gateway, NodeStatus.Registered, uint88(r.stake));
         _cold[nodeId] = Cold(msg.sender, r.tier, uint8(r.vrfPublicKey[1] & 1), 0);
         _vrfX[nodeId] = r.vrfPublicKey[0];
@@ -390,17 +396,19 @@ contract NodeRegistry is INodeRegistry, AccessControl {
     }
 
     function _setStatus(uint64 nodeId, NodeStatus from, NodeStatus to) private {
-        _hot[nodeId].status = to;
+        Hot storage h = _hot[nodeId];
+        h.status = to;
+        _gateways[h.gateway].status = to;
         if (from == NodeStatus.Trusted) --_totals.eligible;
         if (to == NodeStatus.Trusted) ++_totals.eligible;
         emit StatusChanged(nodeId, from, to);
     }
 
-    function _claimGateway(address gateway, uint64 nodeId) private {
+    function _claimGateway(address gateway, uint64 nodeId, NodeStatus status) private {
         if (gateway == address(0)) revert NodeRegistryZeroGateway();
-        uint64 holder = _nodeOfGateway[gateway];
+        uint64 holder = _gateways[gateway].nodeId;
         if (holder != 0) revert NodeRegistryGatewayTaken(gateway, holder);
-        _nodeOfGateway[gateway] = nodeId;
+        _gateways[gateway] = GatewayEntry(nodeId, status);
     }
 
     function _onlyOperator(uint64 nodeId) private view {

@@ -1,5 +1,5 @@
 /**
- * Deployment knobs shared by the Ignition module (deploy/TrustMesh.ts) and the viem-only
+ * Deployment knobs shared by the Ignition modules (deploy/ignition/modules/) and the viem-only
  * deployer (offchain/chain/deploy.ts), so both wire the same system from the same values.
  * No imports: this file is loaded both by Hardhat (CommonJS) and by ESM code.
  */

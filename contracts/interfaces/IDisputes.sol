@@ -112,5 +112,6 @@ interface IDisputes {
     /// - caller holds GOVERNOR_ROLE.
     function setVerifier(IVRFVerifier newVerifier) external;
 
+    /// @notice Whether `signer` was already punished for `kind` in `round`. View; no requirements.
     function isPunished(address signer, uint256 round, Kind kind) external view returns (bool);
 }

@@ -35,9 +35,13 @@ interface IEpochClock {
     /// - caller holds GOVERNOR_ROLE; `newSize > 0`.
     function setExpectedCommitteeSize(uint256 newSize) external;
 
+    /// @notice The latest opened epoch (epoch 1 opens at deployment). View; no requirements.
     function currentEpoch() external view returns (uint64);
+    /// @notice The seed of `epoch` (zero when not opened). View; no requirements.
     function epochSeed(uint64 epoch) external view returns (bytes32);
+    /// @notice The committee threshold of `epoch`: a VRF output below it selects its holder. View; no requirements.
     function epochThreshold(uint64 epoch) external view returns (uint256);
+    /// @notice The opening time of `epoch` (zero when not opened). View; no requirements.
     function epochStart(uint64 epoch) external view returns (uint256);
     /// @notice When `openEpoch` becomes callable.
     function nextEpochAt() external view returns (uint256);

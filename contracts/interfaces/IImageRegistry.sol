@@ -44,8 +44,12 @@ interface IImageRegistry {
     /// - caller holds GOVERNOR_ROLE; the image is approved.
     function revoke(bytes32 digest) external;
 
+    /// @notice Whether `digest` is currently approved. View; no requirements.
     function isApproved(bytes32 digest) external view returns (bool);
+    /// @notice The record of `digest` (also after revocation). View; no requirements.
     function imageInfo(bytes32 digest) external view returns (Image memory);
+    /// @notice Number of digests ever approved. View; no requirements.
     function imageCount() external view returns (uint256);
+    /// @notice Digest number `index` in approval order. View; no requirements.
     function imageAt(uint256 index) external view returns (bytes32);
 }

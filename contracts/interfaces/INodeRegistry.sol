@@ -196,15 +196,25 @@ interface INodeRegistry {
     /// - caller holds GOVERNOR_ROLE.
     function setUnbondingDelay(uint40 newDelay) external;
 
+    /// @notice The node record (zeroed for unknown ids). View; no requirements.
     function getNode(uint64 nodeId) external view returns (Node memory);
+    /// @notice The node a gateway address belongs or belonged to (0 = none); retired gateways keep their node. View; no requirements.
     function nodeOfGateway(address gateway) external view returns (uint64);
+    /// @notice The node's lifecycle status. View; no requirements.
     function statusOf(uint64 nodeId) external view returns (NodeStatus);
+    /// @notice Number of nodes ever registered (ids are 1..nodeCount). View; no requirements.
     function nodeCount() external view returns (uint64);
+    /// @notice Sum of all nodes' stakes; with {undistributedSlashed} it equals the token balance. View; no requirements.
     function totalStaked() external view returns (uint256);
+    /// @notice Slashed tokens not paid to disputers and not yet swept. View; no requirements.
     function undistributedSlashed() external view returns (uint256);
+    /// @notice Number of Trusted nodes (all staked at least minStake), snapshotted by EpochClock. View; no requirements.
     function eligibleVerifierCount() external view returns (uint256);
+    /// @notice Whether `gateway` is the current gateway of a Trusted node. View; no requirements.
     function isEligibleVerifier(address gateway) external view returns (bool);
+    /// @notice The node's VRF public key in force at `timestamp` (keys replaced later are kept). View; no requirements.
     function vrfPublicKeyAt(uint64 nodeId, uint256 timestamp) external view returns (uint256[2] memory);
+    /// @notice Whether the given attestation identity is the one committed at registration. View; no requirements.
     function identityMatches(uint64 nodeId, bytes32 akDigest, bytes32 ekCertDigest, bytes32 fingerprintRoot)
         external
         view

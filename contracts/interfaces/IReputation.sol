@@ -49,7 +49,10 @@ interface IReputation {
     /// - caller holds GOVERNOR_ROLE; `maxScore > 0`; `trustedGain <= maxScore`; `untrustedLossBps <= 10000`.
     function setParams(uint64 maxScore, uint64 trustedGain, uint16 untrustedLossBps) external;
 
+    /// @notice The node's score, clamped to maxScore. View; no requirements.
     function score(uint64 nodeId) external view returns (uint64);
+    /// @notice How many updates the node's score has had. View; no requirements.
     function historyLength(uint64 nodeId) external view returns (uint64);
+    /// @notice The node's full record (score clamped). View; no requirements.
     function record(uint64 nodeId) external view returns (Record memory);
 }

@@ -31,8 +31,12 @@ interface IScoringPolicy {
     ///   scheduled entry's epoch.
     function scheduleUpgrade(bytes calldata cid, uint64 effectiveEpoch) external;
 
+    /// @notice The scoring-function CID in force in `epoch`. View; no requirements.
     function activeCid(uint64 epoch) external view returns (bytes memory);
+    /// @notice keccak256 of {activeCid}; what TrustBoard compares votes with. View; no requirements.
     function activeCidHash(uint64 epoch) external view returns (bytes32);
+    /// @notice Number of history entries. View; no requirements.
     function policyCount() external view returns (uint256);
+    /// @notice History entry `index` (0 = initial policy). View; no requirements.
     function policyAt(uint256 index) external view returns (PolicyEntry memory);
 }

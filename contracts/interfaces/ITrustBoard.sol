@@ -121,15 +121,22 @@ interface ITrustBoard {
     /// - caller holds GOVERNOR_ROLE; `quorum > 0`.
     function setParams(uint16 quorum, uint40 challengeWindow, uint64 maxRoundAge) external;
 
+    /// @notice The recorded verdict of `round` (zeroed when none). View; no requirements.
     function verdict(uint256 round) external view returns (VerdictRecord memory);
+    /// @notice Number of verdicts recorded (voided ones included). View; no requirements.
     function verdictCount() external view returns (uint256);
     /// @notice Number of recorded rounds of `node` and the latest one; the full list is in
     /// the {VerdictRecorded} events (indexed by node).
     function nodeHistory(uint64 node) external view returns (uint64 count, uint256 lastRound);
+    /// @notice Whether the verdict is recorded, not voided, and past its challenge window. View; no requirements.
     function isFinal(uint256 round) external view returns (bool);
+    /// @notice The EIP-712 struct hash of `vote` (single votes are tallied by it). View; no requirements.
     function voteHash(Vote calldata vote) external pure returns (bytes32);
+    /// @notice The EIP-712 digest a verifier signs for `vote`. View; no requirements.
     function voteDigest(Vote calldata vote) external view returns (bytes32);
+    /// @notice The EIP-712 digest a verifier signs for `claim`. View; no requirements.
     function vrfClaimDigest(VrfClaim calldata claim) external view returns (bytes32);
+    /// @notice Signers whose single vote with struct hash `voteHash_` was counted for `round`. View; no requirements.
     function votesFor(uint256 round, bytes32 voteHash_) external view returns (address[] memory);
     /// @notice Whether `signer` counted towards the recorded verdict of `round`. For
     /// certificate rounds the caller supplies the opening (signers, vrfOutputs) of the commitment.

@@ -40,6 +40,8 @@ export interface AgentOptions {
   scratchDir?: string;
   /** Fingerprint collection (default: this machine's /sys and /proc). */
   fingerprint?: CollectOptions;
+  /** How long one fingerprint reading is reused (ms, default 30 s; 0 = every request). */
+  fingerprintTtlMs?: number;
   /** Window for gateway nonce issue times and replay memory (default 60 s). */
   nonceTtlMs?: number;
   now?: () => number;
@@ -97,9 +99,20 @@ export class Agent {
     return this.measurer.log.bytes();
   }
 
+  /**
+   * Hardware fingerprint items. Walking /sys costs hundreds of milliseconds, and the
+   * items are the agent's own report either way (the TPM does not vouch for them), so a
+   * reading is reused for `fingerprintTtlMs` (default 30 s).
+   */
   async fingerprint(): Promise<FingerprintItems> {
-    return collectFingerprint(this.opts.fingerprint);
+    const now = (this.opts.now ?? Date.now)();
+    if (this.fingerprintCache && now - this.fingerprintCache.at < (this.opts.fingerprintTtlMs ?? 30_000)) return this.fingerprintCache.items;
+    const items = await collectFingerprint(this.opts.fingerprint);
+    this.fingerprintCache = { at: now, items };
+    return items;
   }
+
+  private fingerprintCache: { at: number; items: FingerprintItems } | undefined;
 
   /** One request frame in, one response out; `binding` is the channel's handshake hash. */
   async handle(frame: Uint8Array, binding: Uint8Array): Promise<AgentResponse> {

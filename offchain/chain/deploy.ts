@@ -1,7 +1,7 @@
 /**
  * Deploys and wires the whole TrustMesh system with viem alone (no Hardhat runtime):
  * used by the demo and the off-chain integration tests. Same contracts, constructor
- * arguments and role wiring as the Ignition module deploy/TrustMesh.ts; both take their
+ * arguments and role wiring as the Ignition module deploy/ignition/modules/TrustMesh.ts; both take their
  * knobs from deploy/params.ts.
  */
 import { readFile } from "node:fs/promises";

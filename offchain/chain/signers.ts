@@ -139,7 +139,7 @@ export async function signTypedDataWith(
   typedData: TypedDataDefinition,
 ): Promise<Hex> {
   if (signer.kind === "local") return signer.account.signTypedData(typedData);
-  return signerWalletClient(signer, chain, rpcUrl).signTypedData({ ...typedData, account: signer.address } as Parameters<WalletClient["signTypedData"]>[0] & { account: Address });
+  return signerWalletClient(signer, chain, rpcUrl).signTypedData(typedData);
 }
 
 /** A one-line description safe to print: kind and address, never key material. */

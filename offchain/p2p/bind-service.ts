@@ -9,7 +9,7 @@
 import type { Connection, Libp2pEvents, Logger, ComponentLogger, PeerId, Startable, Stream } from "@libp2p/interface";
 import type { ConnectionManager, Registrar } from "@libp2p/interface-internal";
 import type { TypedEventTarget } from "main-event";
-import { getAddress } from "viem";
+import { getAddress, type Address } from "viem";
 import type { PeerAdmissions } from "./admissions.js";
 import { decodeBinding, encodeBinding, MAX_BINDING_BYTES, verifyBinding, type SignedPeerBinding } from "./binding.js";
 import { isTrustmeshError } from "../core/errors.js";
@@ -21,8 +21,8 @@ export interface PeerBindingInit {
   admissions: PeerAdmissions;
   registry: RegistryView;
   cache: RegistryCache;
-  /** This host's own signed binding, presented to every peer. */
-  binding: SignedPeerBinding;
+  /** This host's own signed binding, presented to every peer (re-signed by the provider before it expires). */
+  binding: () => Promise<SignedPeerBinding>;
   chainId: bigint;
   /** How long a connected peer has to present a valid binding. */
   timeoutMs?: number;
@@ -109,8 +109,9 @@ export class PeerBindingService implements Startable {
 
   private async presentBinding(connection: Connection): Promise<void> {
     try {
+      const binding = await this.init.binding();
       const stream = await connection.newStream(BIND_PROTOCOL, { signal: AbortSignal.timeout(this.timeoutMs) });
-      stream.send(encodeBinding(this.init.binding));
+      stream.send(encodeBinding(binding));
       await stream.close();
     } catch (err) {
       // The remote may already have hung up on us (we are banned there); nothing to repair.
@@ -165,7 +166,7 @@ export class PeerBindingService implements Startable {
   }
 
   /** Refuse a peer: deny at the gate, then close every connection to it. */
-  async evict(peer: PeerId | string, reason: string, gateway?: `0x${string}`): Promise<void> {
+  async evict(peer: PeerId | string, reason: string, gateway?: Address): Promise<void> {
     const id = peer.toString();
     this.init.admissions.deny(id, this.denyMs, reason, gateway);
     const conns = this.components.connectionManager.getConnections().filter((c) => c.remotePeer.toString() === id);

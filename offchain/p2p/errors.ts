@@ -12,7 +12,7 @@ export const P2pErrorCode = {
   EnvelopeTooLarge: "P2P_ENVELOPE_TOO_LARGE",
   NotStarted: "P2P_NOT_STARTED",
   MissingComponent: "P2P_MISSING_COMPONENT",
-  TopicNotAllowed: "P2P_TOPIC_NOT_ALLOWED",
+  PeerNotAdmitted: "P2P_PEER_NOT_ADMITTED",
   Config: "P2P_CONFIG",
 } as const;
 export type P2pErrorCode = (typeof P2pErrorCode)[keyof typeof P2pErrorCode];

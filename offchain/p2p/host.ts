@@ -3,6 +3,17 @@
  * scoring) and the proof-of-trust binding service, with the registry-driven connection
  * gater. The gateway daemon creates one with `createTrustmeshHost`, starts it, dials its
  * bootstrap peers, subscribes handlers per topic and publishes signed envelopes.
+ *
+ * Admission (see bind-service.ts and registry-view.ts `admissionScope`):
+ * - unknown peers may finish the Noise handshake but must present a valid binding within
+ *   `bindTimeoutMs`; until then their app score sits under gossipsub's publish and gossip
+ *   thresholds, so nothing is sent to them, and their messages are rejected;
+ * - Trusted nodes get scope "full"; Registered (and Untrusted, Exiting) nodes get scope
+ *   "attestation": every validator rejects their messages, and messages they relay, on any
+ *   other topic, and subscribing to another topic gets them evicted, so they never sit in
+ *   those meshes and never receive that traffic;
+ * - unregistered, banned, slashed or withdrawn nodes are disconnected and denied at the gate;
+ *   a registry change re-judges connected peers at once.
  */
 import { gossipsub, StrictSign, TopicValidatorResult, type GossipSub, type GossipsubOpts, type Message } from "@libp2p/gossipsub";
 import { createTopicScoreParams, type TopicScoreParams } from "@libp2p/gossipsub/score";
@@ -213,7 +224,7 @@ export class TrustmeshHost implements Startable {
   async sendDirect(nodeId: bigint, p: PublishParameters): Promise<{ digest: `0x${string}` }> {
     if (!this.running) throw new P2pError(P2pErrorCode.NotStarted, "host is not started");
     const peer = this.admissions.list().find((a) => a.nodeId === nodeId);
-    if (peer === undefined) throw new P2pError(P2pErrorCode.TopicNotAllowed, `node ${nodeId} is not an admitted peer`);
+    if (peer === undefined) throw new P2pError(P2pErrorCode.PeerNotAdmitted, `node ${nodeId} is not an admitted peer`);
     const { bytes, digest } = await signEnvelope(this.opts.signer, this.opts.chainId, {
       type: p.type,
       round: p.round,
@@ -229,7 +240,7 @@ export class TrustmeshHost implements Startable {
   /** Write envelope bytes unchanged to a peer's direct protocol. */
   async sendRaw(peerId: PeerId | string, bytes: Uint8Array): Promise<void> {
     const target = typeof peerId === "string" ? this.libp2p.getPeers().find((p) => p.toString() === peerId) : peerId;
-    if (target === undefined) throw new P2pError(P2pErrorCode.TopicNotAllowed, `peer ${peerId.toString()} is not connected`);
+    if (target === undefined) throw new P2pError(P2pErrorCode.PeerNotAdmitted, `peer ${peerId.toString()} is not connected`);
     const stream = await this.libp2p.dialProtocol(target, DIRECT_PROTOCOL, { signal: AbortSignal.timeout(5_000) });
     stream.send(bytes);
     await stream.close();
@@ -356,12 +367,21 @@ export async function createTrustmeshHost(opts: TrustmeshHostOptions): Promise<T
   const now = opts.now ?? Date.now;
   const privateKey = opts.privateKey ?? (await generateKeyPair("Ed25519"));
   const peerId = peerIdFromPrivateKey(privateKey);
-  const binding = await signPeerBinding(opts.signer, {
-    peerId: peerId.toString(),
-    nodeId: opts.nodeId,
-    chainId: BigInt(opts.chainId),
-    expiry: BigInt(Math.floor(now() / 1000) + (opts.bindingTtlSeconds ?? 86_400)),
-  });
+  const ttl = opts.bindingTtlSeconds ?? 86_400;
+  const signBinding = () =>
+    signPeerBinding(opts.signer, {
+      peerId: peerId.toString(),
+      nodeId: opts.nodeId,
+      chainId: BigInt(opts.chainId),
+      expiry: BigInt(Math.floor(now() / 1000) + ttl),
+    });
+  // Signed once up front (a signer problem surfaces at creation), then again when less than
+  // a tenth of its lifetime is left, so a long-running gateway never presents an expired one.
+  let binding = await signBinding();
+  const currentBinding = async () => {
+    if (binding.expiry - BigInt(Math.floor(now() / 1000)) < BigInt(Math.ceil(ttl / 10))) binding = await signBinding();
+    return binding;
+  };
   const admissions = new PeerAdmissions({ now });
   const cache = new RegistryCache(opts.registry, 30_000, now);
   const topics: Record<string, TopicScoreParams> = {};
@@ -398,7 +418,7 @@ export async function createTrustmeshHost(opts: TrustmeshHostOptions): Promise<T
         admissions,
         registry: opts.registry,
         cache,
-        binding,
+        binding: currentBinding,
         chainId: BigInt(opts.chainId),
         timeoutMs: opts.bindTimeoutMs,
         denyMs: opts.denyMs,

@@ -71,6 +71,8 @@ export class PbftTransport implements Startable {
 
   private readonly onMessage = (m: ReceivedMessage): void => {
     if (m.envelope.type !== MessageType.Pbft) return;
+    // Concurrent rounds share the topic: each transport hears only its own round.
+    if (this.opts.round !== undefined && m.envelope.round !== this.opts.round) return;
     let message: PbftMessage;
     try {
       message = decodeMessage(m.envelope.payload);

@@ -50,9 +50,14 @@ export interface Assessment {
   clock?: ClockState;
 }
 
-/** The gateway nonce the target sent its HPC: it commits to the verifier's nonce. */
-export function gatewayNonceFor(gatewayRandom: Uint8Array, verifierNonce: Uint8Array): Buffer {
-  return createHash("sha256").update(gatewayRandom).update(verifierNonce).digest();
+/**
+ * The gateway nonce the target sent its HPC: it commits to every verifier nonce the quote
+ * answers (ascending), so each verifier finds its own nonce bound into the TPM quote.
+ */
+export function gatewayNonceFor(gatewayRandom: Uint8Array, verifierNonces: readonly Uint8Array[]): Buffer {
+  const h = createHash("sha256").update(gatewayRandom);
+  for (const n of verifierNonces) h.update(n);
+  return h.digest();
 }
 
 /** keccak256(abi.encode(akDigest, ekCertDigest, fingerprintRoot)), as NodeRegistry stores it. */
@@ -86,14 +91,19 @@ export async function assessResponse(p: AssessParameters): Promise<Assessment> {
   const ev = r.evidence;
   const findings: Finding[] = [];
 
-  const gatewayNonce = gatewayNonceFor(hex(r.gatewayRandom), p.verifierNonce);
+  const mine = `0x${Buffer.from(p.verifierNonce).toString("hex")}`;
+  if (r.verifierNonce !== mine || !r.verifierNonces.includes(mine)) {
+    findings.push({ code: "NONCE_NOT_BOUND", severity: "fatal", message: "the evidence does not answer this verifier's nonce" });
+  }
+  const gatewayNonce = gatewayNonceFor(hex(r.gatewayRandom), r.verifierNonces.map(hex));
   const expectedNonce = quoteNonce(gatewayNonce, hex(r.channelBinding));
   const appraisal = appraise({
     evidence: {
       quote: hex(ev.quote),
       signature: hex(ev.signature),
       pcrs: hex(ev.pcrs),
-      eventLog: ev.eventLog === undefined ? undefined : hex(ev.eventLog),
+      // The bridge carries the event log base64-encoded, the TPM structures as hex.
+      eventLog: ev.eventLog === undefined ? undefined : Buffer.from(ev.eventLog, "base64"),
     },
     akPublic: hex(r.akPublic),
     expectedNonce,

@@ -20,8 +20,9 @@ import { MessageType } from "../p2p/topics.js";
 import type { GatewayChain } from "./chain-context.js";
 import type { GatewayJournal } from "./journal.js";
 import type { Logger } from "./logger.js";
+import { revertReason } from "./revert-reason.js";
 import type { Metrics } from "./metrics.js";
-import { decodeRoundPayload, encodeRoundPayload, type AttestRequestPayload, type AttestResponsePayload } from "./round-messages.js";
+import { decodeRoundPayload, encodeRoundPayload, MAX_BATCHED_NONCES, type AttestRequestPayload, type AttestResponsePayload } from "./round-messages.js";
 import { gatewayNonceFor } from "./assess.js";
 import { checkVerifierClaim, claimSigner, fastVerifyHelpers, hexBytes } from "./vrf-claims.js";
 
@@ -40,8 +41,16 @@ export interface AttestationServiceOptions {
   fileDisputes?: boolean;
 }
 
+interface PendingRequest {
+  round: bigint;
+  requester: bigint;
+  req: AttestRequestPayload;
+}
+
 export class AttestationService {
   private unsubscribe: (() => void) | undefined;
+  private readonly queue: PendingRequest[] = [];
+  private busy = false;
   private readonly disputed = new Set<string>();
 
   constructor(private readonly o: AttestationServiceOptions) {}
@@ -102,40 +111,90 @@ export class AttestationService {
       return;
     }
 
+    this.enqueue({ round, requester, req });
+  }
+
+  /**
+   * Requests that arrive while the TPM is busy wait for the next quote and share it: the
+   * gateway nonce commits to all their verifier nonces, so one quote answers a whole
+   * committee instead of one quote per verifier.
+   */
+  private enqueue(item: PendingRequest): void {
+    this.queue.push(item);
+    if (!this.busy) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.busy = true;
+    try {
+      while (this.queue.length > 0) {
+        const selectionKey = JSON.stringify(this.queue[0]?.req.selection);
+        const batch: PendingRequest[] = [];
+        for (let i = 0; i < this.queue.length && batch.length < MAX_BATCHED_NONCES; ) {
+          const item = this.queue[i] as PendingRequest;
+          if (JSON.stringify(item.req.selection) === selectionKey && !batch.some((b) => b.req.verifierNonce === item.req.verifierNonce)) {
+            batch.push(item);
+            this.queue.splice(i, 1);
+          } else i++;
+        }
+        await this.answer(batch);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async answer(batch: PendingRequest[]): Promise<void> {
+    const nonces = batch.map((b) => b.req.verifierNonce).sort();
     const gatewayRandom = await this.o.journal.freshNonce();
-    const gatewayNonce = gatewayNonceFor(gatewayRandom, hexBytes(req.verifierNonce));
-    let response: AttestResponsePayload;
+    const gatewayNonce = gatewayNonceFor(gatewayRandom, nonces.map(hexBytes));
+    let reply: Awaited<ReturnType<AgentClient["quote"]>>;
     try {
       const agent = await this.o.agent();
-      const reply = await agent.quote({ selection: req.selection, include: ["eventlog", "fingerprint", "scratch", "counters"], nonce: gatewayNonce });
-      response = {
-        kind: "response",
-        target: this.o.nodeId.toString(),
-        requester: requester.toString(),
-        verifierNonce: req.verifierNonce,
-        gatewayRandom: `0x${Buffer.from(gatewayRandom).toString("hex")}`,
-        channelBinding: `0x${reply.channelBinding.toString("hex")}`,
-        ekCertDigest: this.o.identity.ekCertDigest,
-        akPublic: this.o.identity.akPublic,
-        evidence: reply.evidence,
-      };
+      reply = await agent.quote({ selection: (batch[0] as PendingRequest).req.selection, include: ["eventlog", "fingerprint", "scratch", "counters"], nonce: gatewayNonce });
     } catch (e) {
-      metrics.inc("bridge_errors");
-      log.error({ err: e, round: round.toString() }, "HPC agent did not produce evidence");
-      await this.o.host.sendDirect(requester, {
-        type: MessageType.AttestResponse,
-        round,
-        payload: encodeRoundPayload({
-          kind: "refusal",
-          target: this.o.nodeId.toString(),
-          verifierNonce: req.verifierNonce,
-          code: isTrustmeshError(e) ? e.code : "AGENT_FAILED",
-          message: isTrustmeshError(e) ? e.shortMessage : "agent failed",
-        }),
-      });
+      this.o.metrics.inc("bridge_errors");
+      this.o.log.error({ err: e, requests: batch.length }, "HPC agent did not produce evidence");
+      await Promise.all(
+        batch.map((b) =>
+          this.o.host
+            .sendDirect(b.requester, {
+              type: MessageType.AttestResponse,
+              round: b.round,
+              payload: encodeRoundPayload({
+                kind: "refusal",
+                target: this.o.nodeId.toString(),
+                verifierNonce: b.req.verifierNonce,
+                code: isTrustmeshError(e) ? e.code : "AGENT_FAILED",
+                message: isTrustmeshError(e) ? e.shortMessage : "agent failed",
+              }),
+            })
+            .catch(() => undefined),
+        ),
+      );
       return;
     }
-    await this.o.host.sendDirect(requester, { type: MessageType.AttestResponse, round, payload: encodeRoundPayload(response) });
+    await Promise.all(
+      batch.map(async (b) => {
+        const response: AttestResponsePayload = {
+          kind: "response",
+          target: this.o.nodeId.toString(),
+          requester: b.requester.toString(),
+          verifierNonce: b.req.verifierNonce,
+          verifierNonces: nonces,
+          gatewayRandom: `0x${Buffer.from(gatewayRandom).toString("hex")}`,
+          channelBinding: `0x${reply.channelBinding.toString("hex")}`,
+          ekCertDigest: this.o.identity.ekCertDigest,
+          akPublic: this.o.identity.akPublic,
+          evidence: reply.evidence,
+        };
+        try {
+          await this.o.host.sendDirect(b.requester, { type: MessageType.AttestResponse, round: b.round, payload: encodeRoundPayload(response) });
+        } catch (e) {
+          this.o.log.warn({ err: e, requester: b.requester.toString() }, "could not deliver evidence");
+        }
+      }),
+    );
   }
 
   private async disputeClaim(round: bigint, seed: Uint8Array, key: readonly [bigint, bigint], req: AttestRequestPayload, signer: Address): Promise<void> {
@@ -153,7 +212,7 @@ export class AttestationService {
       this.o.metrics.inc("disputes_filed");
       this.o.log.info({ signer, round: round.toString(), tx }, "VRF fraud disputed on chain");
     } catch (e) {
-      this.o.log.warn({ err: e, signer, round: round.toString() }, "VRF fraud dispute not accepted");
+      this.o.log.warn({ reason: revertReason(e), signer, round: round.toString() }, "VRF fraud dispute not accepted");
     }
   }
 }

@@ -185,6 +185,22 @@ export class GatewayChain {
     return this.publicClient.readContract({ address: this.addresses.registry, abi: nodeRegistryAbi, functionName: "isEligibleVerifier", args: [gateway] });
   }
 
+  private eligibleCache: { at: number; count: bigint } | undefined;
+
+  /**
+   * Would TrustBoard count this node's signature? Trusted; or Registered while fewer
+   * verifiers than the quorum are eligible (the registry's bootstrap rule).
+   */
+  async canSign(node: NodeInfo, quorum: number): Promise<boolean> {
+    if (node.status === 2 /* Trusted */) return true;
+    if (node.status !== 1 /* Registered */) return false;
+    if (!this.eligibleCache || Date.now() - this.eligibleCache.at > 500) {
+      const count = await this.publicClient.readContract({ address: this.addresses.registry, abi: nodeRegistryAbi, functionName: "eligibleVerifierCount" });
+      this.eligibleCache = { at: Date.now(), count: BigInt(count) };
+    }
+    return this.eligibleCache.count < BigInt(quorum);
+  }
+
   async reputation(nodeId: bigint): Promise<bigint> {
     return BigInt(await this.publicClient.readContract({ address: this.addresses.reputation, abi: reputationAbi, functionName: "score", args: [nodeId] }));
   }

@@ -8,6 +8,7 @@ import { hashTypedData, recoverTypedDataAddress, type Address, type Hex } from "
 import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
 import type { GatewayChain } from "./chain-context.js";
 import type { Logger } from "./logger.js";
+import { revertReason } from "./revert-reason.js";
 import type { Metrics } from "./metrics.js";
 
 interface SeenVote {
@@ -79,7 +80,7 @@ export class EquivocationWatch {
       const tx = await this.chain.disputeEquivocation(a.vote, a.signature, b.vote, b.signature, this.openings.get(a.vote.round) ?? { signers: [], vrfOutputs: [] });
       this.log.info({ signer, round: a.vote.round.toString(), tx }, "equivocation disputed on chain");
     } catch (e) {
-      this.log.info({ signer, round: a.vote.round.toString(), reason: (e as { shortMessage?: string }).shortMessage ?? String(e) }, "equivocation dispute not filed (already punished?)");
+      this.log.info({ signer, round: a.vote.round.toString(), reason: revertReason(e) }, "equivocation dispute not filed (already punished?)");
     }
   }
 }

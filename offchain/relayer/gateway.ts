@@ -13,7 +13,7 @@ import type { NodeRecord, RegistryListener, RegistryView } from "../p2p/registry
 import { NodeStatus, Verdict } from "../core/protocol.js";
 import { roundSchedule } from "../core/schedule.js";
 import type { ContentStore } from "../../ipfs/adapter/index.js";
-import { epochClockAbi, nodeRegistryAbi } from "../chain/artifacts.js";
+import { epochClockAbi } from "../chain/artifacts.js";
 import { AttestationService } from "./attestation-service.js";
 import type { GatewayChain } from "./chain-context.js";
 import type { FailedVerdictAction } from "./config.js";
@@ -21,7 +21,7 @@ import type { GatewayJournal } from "./journal.js";
 import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { startStatusServer, type StatusServer } from "./status-server.js";
-import { VerifierService, type VerifierParams } from "./verifier.js";
+import { VerifierService, type VerifierOptions, type VerifierParams } from "./verifier.js";
 import type { HpcIdentity } from "./enrolment.js";
 
 export interface GatewayRuntime {
@@ -43,6 +43,7 @@ export interface GatewayRuntime {
   /** What "reboot" and "stop-task" do on this machine (PXE power cycle, task runner...). */
   actions?: { reboot?: () => Promise<void>; stopTask?: () => Promise<void> };
   byzantine?: "equivocate";
+  sandbox?: VerifierOptions["sandbox"];
 }
 
 /**
@@ -73,14 +74,7 @@ export class ChainRegistryView implements RegistryView {
     const n = await this.chain.node(nodeId, 0);
     const banned = n.status === NodeStatus.Banned;
     let status = n.status as NodeStatus;
-    if (status === NodeStatus.Registered) {
-      const eligible = await this.chain.publicClient.readContract({
-        address: this.chain.addresses.registry,
-        abi: nodeRegistryAbi,
-        functionName: "eligibleVerifierCount",
-      });
-      if (BigInt(eligible) < BigInt(this.quorum)) status = NodeStatus.Trusted;
-    }
+    if (status === NodeStatus.Registered && (await this.chain.canSign(n, this.quorum))) status = NodeStatus.Trusted;
     return { nodeId, gateway: n.gateway, status, banned, slashed: banned };
   }
 
@@ -173,6 +167,7 @@ export class Gateway {
       metrics: this.metrics,
       params: rt.verifier,
       byzantine: rt.byzantine,
+      sandbox: rt.sandbox,
     });
     this.verifier.start();
     this.unsubscribeChain = rt.chain.onEvent((e) => {
@@ -244,6 +239,10 @@ export class Gateway {
     const duration = BigInt(await chain.publicClient.readContract({ address: chain.addresses.epochs, abi: epochClockAbi, functionName: "epochDuration" }));
     const count = await chain.nodeCount();
     const now = Date.now();
+    // Schedules are in chain time; a chain whose clock runs ahead of ours (many blocks per
+    // second on a dev chain) shifts every start by the same amount.
+    const head = await chain.publicClient.getBlock({ blockTag: "latest" });
+    const chainAheadMs = Math.max(0, Number(head.timestamp) * 1000 - now);
     let scheduled = 0;
     for (let node = 1n; node <= count; node++) {
       if (node === this.rt.nodeId) continue;
@@ -258,12 +257,13 @@ export class Gateway {
         meanIntervalMs: this.rt.verifier.meanIntervalMs,
       });
       for (const r of rounds) {
+        const localStart = r.startMs - chainAheadMs;
         // A round whose start passed long ago (a restart) is skipped: its committee is gone.
-        if (r.startMs < now - this.rt.verifier.revealWindowMs) continue;
+        if (localStart < now - this.rt.verifier.revealWindowMs) continue;
         const t = setTimeout(() => {
           this.timers.delete(t);
-          void this.runRound(r.round, r.startMs, info);
-        }, Math.max(0, r.startMs - now));
+          void this.runRound(r.round, localStart, info);
+        }, Math.max(0, localStart - now));
         this.timers.add(t);
         scheduled++;
       }

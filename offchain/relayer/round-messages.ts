@@ -31,7 +31,12 @@ export interface AttestResponsePayload {
   target: string;
   requester: string;
   verifierNonce: `0x${string}`;
-  /** The gateway nonce sent to the HPC is sha256(gatewayRandom || verifierNonce). */
+  /**
+   * Every verifier nonce this quote answers (ascending). Requests that arrive while the
+   * TPM is busy share the next quote, so one quote serves a whole committee.
+   */
+  verifierNonces: `0x${string}`[];
+  /** The gateway nonce sent to the HPC is sha256(gatewayRandom || verifierNonces...). */
   gatewayRandom: `0x${string}`;
   /** Handshake hash of the gateway<->agent channel the quote is bound to. */
   channelBinding: `0x${string}`;
@@ -89,6 +94,16 @@ function decimal(o: Record<string, unknown>, k: string): string {
   return v;
 }
 
+/** Largest number of verifier nonces one quote may answer. */
+export const MAX_BATCHED_NONCES = 64;
+
+function nonceList(v: unknown): `0x${string}`[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_BATCHED_NONCES) fail(`verifierNonces must list 1..${MAX_BATCHED_NONCES} nonces`);
+  const list = v.map((x, i) => hexField({ n: x }, "n", 32) ?? fail(`verifierNonces[${i}]`));
+  for (let i = 1; i < list.length; i++) if ((list[i - 1] as string) >= (list[i] as string)) fail("verifierNonces must be strictly ascending");
+  return list;
+}
+
 export function encodeRoundPayload(p: RoundPayload): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(p));
 }
@@ -127,6 +142,7 @@ export function decodeRoundPayload(bytes: Uint8Array): RoundPayload {
         target: decimal(o, "target"),
         requester: decimal(o, "requester"),
         verifierNonce: hexField(o, "verifierNonce", 32),
+        verifierNonces: nonceList(o.verifierNonces),
         gatewayRandom: hexField(o, "gatewayRandom", 32),
         channelBinding: hexField(o, "channelBinding"),
         ekCertDigest: hexField(o, "ekCertDigest", 32),

@@ -28,10 +28,11 @@ import type { ReceivedMessage, TrustmeshHost } from "../p2p/host.js";
 import { PbftTransport } from "../p2p/pbft-transport.js";
 import { MessageType } from "../p2p/topics.js";
 import { hexToCid, cidToHex, type ContentStore } from "../../ipfs/adapter/index.js";
-import { runScoring } from "../sandbox/index.js";
+import { runScoring, type SandboxResult, type SandboxRunParameters } from "../sandbox/index.js";
 import type { EpochInfo, GatewayChain } from "./chain-context.js";
 import type { GatewayJournal } from "./journal.js";
 import type { Logger } from "./logger.js";
+import { revertReason } from "./revert-reason.js";
 import type { Metrics } from "./metrics.js";
 import { assessResponse, scoreInputOf } from "./assess.js";
 import { EquivocationWatch } from "./equivocation.js";
@@ -61,6 +62,8 @@ export interface VerifierOptions {
   params: VerifierParams;
   /** Development only: sign a second, conflicting vote after each decision. */
   byzantine?: "equivocate";
+  /** Where scoring functions run (a SandboxPool's run); one fresh sandbox per call by default. */
+  sandbox?: (params: SandboxRunParameters) => Promise<SandboxResult<unknown>>;
 }
 
 interface RevealRecord extends VerifiedReveal {
@@ -92,8 +95,11 @@ export class VerifierService {
   private unsubscribe: (() => void)[] = [];
   private readonly publicKey: Hex;
   private approved: { at: number; list: Hex[] } | undefined;
+  /** Development only (demo, tests): behave as a Byzantine verifier from now on. */
+  byzantine: "equivocate" | undefined;
 
   constructor(private readonly o: VerifierOptions) {
+    this.byzantine = o.byzantine;
     this.equivocation = new EquivocationWatch(o.chain, o.log, o.metrics);
     this.publicKey = publicKeyOf(o.gatewaySecret);
   }
@@ -155,6 +161,8 @@ export class VerifierService {
     const signer = await claimSigner(ctx, round, r.proof, r.claimSignature);
     if (signer === null || signer.toLowerCase() !== node.gateway.toLowerCase()) return;
     if (!publicKeyMatches(r.publicKey, node.gateway)) return;
+    // A node whose signature the contract would not count cannot sit on the committee.
+    if (!(await this.o.chain.canSign(node, this.o.params.quorum))) return;
     const epoch = await this.o.chain.epoch(decodeRoundId(round).epoch);
     const check = checkVerifierClaim(node.vrfPublicKey, epoch, round, r.proof);
     if (!check.ok) {
@@ -220,6 +228,7 @@ export class VerifierService {
     if (target === o.nodeId) return { kind: "not-selected" };
     const ticket = drawTicket(o.vrfSecret, { seed: epoch.seed, round, role: Role.Verifier }, epoch.threshold);
     if (!ticket.selected || !ticket.proof) return { kind: "not-selected" };
+    if (!(await o.chain.canSign(await o.chain.node(o.nodeId, 0), o.params.quorum))) return { kind: "not-selected" };
     o.metrics.inc("rounds_selected");
     const log = o.log.child({ round: round.toString(), target: target.toString() });
     const proof = bytesToHex(ticket.proof) as Hex;
@@ -232,6 +241,7 @@ export class VerifierService {
     await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "requested", nonce: nonceHex, updatedAt: Date.now() });
     const claimSignature = await signVrfClaim(o.account, ctx, round, proof);
     o.metrics.inc("attestation_requests_sent");
+    const requestedAt = Date.now();
     let response: { payload: AttestResponsePayload; data: Uint8Array };
     try {
       response = await this.requestEvidence(
@@ -246,6 +256,7 @@ export class VerifierService {
       return { kind: "abstained", reason: (e as Error).message };
     }
 
+    const answeredAt = Date.now();
     // 2. Assess and score with the policy of the round's epoch.
     const [targetNode, reputation, approvedImages, policyCid] = await Promise.all([
       o.chain.node(target),
@@ -264,7 +275,13 @@ export class VerifierService {
     });
     if (assessment.ok && assessment.clock) this.clocks.set(target, assessment.clock);
     o.metrics.inc(assessment.ok ? "evidence_verified" : "evidence_rejected");
-    const scored = await runScoring(hexToCid(policyCid), scoreInputOf(assessment, { reputation, tier: targetNode.tier, history: this.history.get(target) ?? [] }), o.store);
+    const assessedAt = Date.now();
+    const scored = await runScoring(
+      hexToCid(policyCid),
+      scoreInputOf(assessment, { reputation, tier: targetNode.tier, history: this.history.get(target) ?? [] }),
+      o.store,
+      o.sandbox ? { runner: o.sandbox } : {},
+    );
     if (!scored.ok) {
       log.warn({ code: scored.code, message: scored.message }, "scoring function failed: abstaining");
       return { kind: "abstained", reason: `scoring failed: ${scored.code}` };
@@ -280,7 +297,7 @@ export class VerifierService {
       evidenceCid: cidToHex(evidenceCid),
       policyCid,
     };
-    log.info({ verdict: scored.value.verdict, score: scored.value.score, reasons: scored.value.reasons, findings: assessment.findings.filter((f) => f.severity !== "info").map((f) => f.code) }, "evidence assessed");
+    log.info({ ms: { start: requestedAt - startMs, evidence: answeredAt - requestedAt, assess: assessedAt - answeredAt, score: Date.now() - assessedAt }, verdict: scored.value.verdict, score: scored.value.score, reasons: scored.value.reasons, findings: assessment.findings.filter((f) => f.severity !== "info").map((f) => f.code) }, "evidence assessed");
     await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "scored", nonce: nonceHex, data: { verdict: myVote.verdict, score: myVote.score, evidenceCid: myVote.evidenceCid }, updatedAt: Date.now() });
 
     // 4. Reveal, wait for the window, form the committee.
@@ -382,7 +399,7 @@ export class VerifierService {
     for (let k = 0; k < certificate.signers.length; k++) {
       await this.equivocation.observe(certificate.vote, certificate.signatures[k] as Hex, certificate.signers[k]);
     }
-    if (o.byzantine === "equivocate") await this.equivocate(vote);
+    if (this.byzantine === "equivocate") await this.equivocate(vote);
 
     const primary = decision.view % members.length;
     const submitted = await this.submit(certificate, primary === myIndex ? 0 : 1500 + 500 * ((myIndex - primary + members.length) % members.length), log);
@@ -406,7 +423,7 @@ export class VerifierService {
       log.info({ tx, signers: cert.signers.length }, "certificate submitted");
       return true;
     } catch (e) {
-      log.info({ reason: (e as { shortMessage?: string }).shortMessage ?? String(e) }, "certificate not submitted (already recorded?)");
+      log.info({ reason: revertReason(e) }, "certificate not submitted (already recorded?)");
       return false;
     }
   }

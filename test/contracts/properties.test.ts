@@ -133,6 +133,10 @@ describe("properties: stake accounting and reputation bounds", function () {
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 14 }), async (ops) => {
         const f = await loadFixture(propertyFixture);
         const registered = { count: 0 };
+        // Two nodes from the start so most operations act on live nodes.
+        await apply(f, { kind: "register", op: 0, extra: 0n }, registered);
+        await apply(f, { kind: "register", op: 1, extra: 5n }, registered);
+        expect(registered.count).to.equal(2);
         for (const o of ops) {
           await apply(f, o, registered);
           await checkInvariants(f);

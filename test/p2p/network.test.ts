@@ -210,8 +210,8 @@ describe("p2p network: invalid, unsigned and replayed messages", function () {
     const { bytes: impersonation } = await signEnvelope(mallory.account, CHAIN_ID, {
       type: MessageType.Pbft, round: 2n, sender: 1n, timestamp: BigInt(Date.now()), nonce: new Uint8Array(16).fill(2), payload: new Uint8Array([2]),
     });
+    // Ignored while graylisted, rejected as sender-mismatch once the penalty decays: never delivered.
     await mallory.host.publishRaw("pbft", impersonation);
-    await mallory.host.publish({ type: MessageType.Pbft, round: 3n, payload: new Uint8Array([3]) });
     await sleep(800);
     expect(inboxA.length).to.equal(beforeA);
     expect(inboxB.length).to.equal(before);

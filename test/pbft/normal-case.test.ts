@@ -113,4 +113,35 @@ describe("pbft normal case", () => {
     expect(c.decisions.map((d) => d.size)).to.deep.equal(before);
     expect(c.signed.every((m) => [...m.values()].every((s) => s.size === 1))).to.equal(true);
   });
+
+  it("endorsementCheck at-certificate: a bad Vote signature still orders, but never enters a certificate", async () => {
+    const c = new Cluster(4, { endorsementCheck: "at-certificate" });
+    // Replica 3 endorses with garbage; everyone else honestly.
+    c.replicas[3] = new (c.replicas[3]!.constructor as typeof import("../../offchain/core/pbft/replica.js").Replica)({
+      id: 3,
+      members: c.keys.members,
+      auth: c.keys.auth(3),
+      voteSigner: { signVote: () => "0xbad0" },
+      voteVerifier: c.keys.verifier,
+      endorsementCheck: "at-certificate",
+      batchTimeoutMs: 0,
+    });
+    for (let r = 1; r <= 3; r++) await c.request(vote(r), [0]);
+    await c.run();
+    for (let i = 0; i < 4; i++) expect(c.decisions[i]!.size).to.be.greaterThan(0);
+    let built = 0;
+    for (let i = 0; i < 3; i++) {
+      const late = c.outputs[i]!.flatMap((o) => (o.type === "certificate" ? [o.certificate] : []));
+      for (const d of [...c.decisions[i]!.values(), { certificates: late }]) {
+        for (const cert of d.certificates) {
+          if (!cert) continue;
+          built++;
+          expect(cert.signers).to.not.include(c.keys.members[3]);
+          for (let k = 0; k < cert.signers.length; k++) expect(await c.keys.verifier.verifyVote(cert.vote, cert.signatures[k]!, cert.signers[k]!)).to.equal(true);
+        }
+      }
+    }
+    // 3 proposals, every one certified at replicas 0..2 (in the decision or completed later)
+    expect(built).to.equal(9);
+  });
 });

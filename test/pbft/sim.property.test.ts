@@ -94,25 +94,53 @@ describe("pbft simulation properties (fast-check, seeded)", function () {
     await fc.assert(fc.asyncProperty(scenario(7, 200), (s) => safe(7, s)), { numRuns: 150, seed: 7007 });
   });
 
-  it("liveness at n=4: after the network heals (GST) every honest replica decides the new proposals (150 runs)", async () => {
+  async function live(n: number, s: Scenario): Promise<void> {
     const gst = 300;
-    await fc.assert(
-      fc.asyncProperty(scenario(4, gst), async (s) => {
-        const honest = [0, 1, 2, 3].filter((i) => !s.byz.includes(i));
-        const fresh = [0, 1, 2].map((k) => proposal(100 + k, 1));
-        const extra = fresh.map((vote, k) => ({ at: gst + 10 + 5 * k, to: honest, vote }));
-        const settled = (r: SimResult) => honest.every((i) => fresh.every((v) => covered(r, i, v)));
-        const result = await runSimulation({ ...toConfig(4, s, gst, 30_000, extra), stopWhen: settled });
-        runs++;
-        expect(await checkSafety(result, 3)).to.deep.equal([]);
-        for (const i of honest) {
-          for (const v of fresh) {
-            const st = result.replicas.get(i)!.status();
-            expect(covered(result, i, v), `replica ${i} (status ${JSON.stringify(st)}) has round ${v.round}`).to.equal(true);
-          }
-        }
-      }),
-      { numRuns: 150, seed: 4242 },
-    );
+    const honest = [...Array(n).keys()].filter((i) => !s.byz.includes(i));
+    const fresh = [0, 1, 2].map((k) => proposal(100 + k, 1));
+    const extra = fresh.map((vote, k) => ({ at: gst + 10 + 5 * k, to: honest, vote }));
+    const settled = (r: SimResult) => honest.every((i) => fresh.every((v) => covered(r, i, v)));
+    const result = await runSimulation({ ...toConfig(n, s, gst, 30_000, extra), stopWhen: settled });
+    runs++;
+    expect(await checkSafety(result, quorumSize(n))).to.deep.equal([]);
+    for (const i of honest) {
+      for (const v of fresh) {
+        const st = result.replicas.get(i)!.status();
+        expect(covered(result, i, v), `replica ${i} (status ${JSON.stringify(st)}) has round ${v.round}`).to.equal(true);
+      }
+    }
+  }
+
+  it("liveness at n=4: after the network heals (GST) every honest replica decides the new proposals (400 runs)", async () => {
+    await fc.assert(fc.asyncProperty(scenario(4, 300), (s) => live(4, s)), { numRuns: 400, seed: 4242 });
+  });
+
+  it("liveness at n=7 with up to 2 Byzantine replicas (60 runs)", async () => {
+    await fc.assert(fc.asyncProperty(scenario(7, 300), (s) => live(7, s)), { numRuns: 60, seed: 7272 });
+  });
+
+  it("real secp256k1 authenticators and EIP-712 votes: forging and equivocating replicas are rejected, certificates verify (2 seeded runs)", async () => {
+    for (const [seed, behaviour] of [
+      [11, "forging"],
+      [12, "equivocating-backup"],
+    ] as const) {
+      const result = await runSimulation({
+        seed,
+        n: 4,
+        crypto: "secp256k1",
+        byzantine: { 3: behaviour },
+        network: { minDelay: 1, maxDelay: 5, dropRate: 0.05, duplicateRate: 0.05, partitions: [], gst: 100 },
+        requests: [1, 2, 3].map((k) => ({ at: 5 * k, to: [0, 1, 2], vote: proposal(k, 1) })),
+        replica: { ...REPLICA, maxBatch: 2 },
+        until: 5_000,
+        stopWhen: (r) => r.honest.every((i) => decidedVotes(r, i).size >= 3),
+      });
+      runs++;
+      expect(await checkSafety(result, 3)).to.deep.equal([]);
+      for (const i of result.honest) expect(decidedVotes(result, i).size).to.equal(3);
+      const certs = [...result.decisions.get(0)!.values()].flatMap((d) => d.certificates).filter((c) => c !== null);
+      expect(certs.length).to.be.greaterThan(0);
+      if (behaviour === "forging") expect(result.rejects.get("auth") ?? 0).to.be.greaterThan(0);
+    }
   });
 });

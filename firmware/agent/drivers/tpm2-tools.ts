@@ -22,7 +22,8 @@ export class Tpm2Tools {
       execFile(
         tool,
         [...args],
-        { env: { ...process.env, TPM2TOOLS_TCTI: this.tcti }, maxBuffer: 16 * 1024 * 1024 },
+        // A tool that hangs (a TPM that stopped answering) must not block the queue forever.
+        { env: { ...process.env, TPM2TOOLS_TCTI: this.tcti }, maxBuffer: 16 * 1024 * 1024, timeout: 20_000, killSignal: "SIGKILL" },
         (err, stdout, stderr) => {
           if (err) {
             reject(

@@ -5,12 +5,14 @@
  * its sequence number in every later view, so executing it is safe whatever the view. This is
  * how a replica that raced ahead into a view change (e.g. after a partition) keeps up.
  */
-import type { Outbox, Replica } from "./replica.js";
+import type { Outbox } from "./outbox.js";
+import type { Replica } from "./replica.js";
 import { VoteCounter } from "./quorum.js";
 import type { CommitMsg, PrePrepareMsg } from "./types.js";
 
 interface Pending {
-  prePrepare: PrePrepareMsg | null;
+  /** by digest: an equivocating primary may have shown us a different batch than the quorum committed */
+  prePrepares: Map<string, PrePrepareMsg>;
   commits: VoteCounter<CommitMsg>;
 }
 
@@ -26,24 +28,27 @@ export class CatchUp {
     let p = this.slots.get(key);
     if (!p) {
       if (this.slots.size >= LIMIT) this.slots.delete(this.slots.keys().next().value!);
-      p = { prePrepare: null, commits: new VoteCounter() };
+      p = { prePrepares: new Map(), commits: new VoteCounter() };
       this.slots.set(key, p);
     }
     return p;
   }
 
-  /** An authenticated pre-prepare or commit of an older view. */
+  /**
+   * An authenticated pre-prepare or commit from an older view, or one of the current view that
+   * conflicts with the batch this replica was shown.
+   */
   async offer(m: PrePrepareMsg | CommitMsg, out: Outbox): Promise<void> {
     const s = this.r.s;
     if (m.seq <= s.lastExecuted || !this.r.inWindow(m.seq) || s.committed.has(m.seq)) return;
     const p = this.slot(m.view, m.seq);
     if (m.type === "pre-prepare") {
       if (!(await this.r.acceptableOldPrePrepare(m))) return;
-      p.prePrepare ??= m;
+      if (!p.prePrepares.has(m.digest) && p.prePrepares.size < 4) p.prePrepares.set(m.digest, m);
     } else {
       p.commits.add(m.digest, m.replica, m);
     }
-    const pp = p.prePrepare;
+    const pp = p.prePrepares.get(m.digest);
     if (!pp) return;
     const valid: CommitMsg[] = [];
     for (const c of p.commits.items(pp.digest)) if (await this.r.endorsementsValid(c, pp.batch)) valid.push(c);

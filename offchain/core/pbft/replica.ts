@@ -13,19 +13,18 @@ import type { Address, Hex } from "viem";
 import { ZERO_BYTES32, batchDigest, nextStateDigest as nextStateDigestOf, signMessage, signingBytes, voteDigest } from "./codec.js";
 import { buildCertificate } from "./certificate.js";
 import { primaryOf } from "./proofs.js";
-import { faultTolerance, quorumSize } from "./quorum.js";
 import { collectGarbage as collectGarbageOf, getSlot, initialState, restoreState, slotKey, type ReplicaState, type Slot } from "./state.js";
 import {
   PbftError,
   ReplicaMode,
   SlotPhase,
+  type Certificate,
   type CheckpointMsg,
   type CommitMsg,
   type JournalRecord,
   type PbftMessage,
   type PrePrepareMsg,
   type PrepareMsg,
-  type RejectReason,
   type RequestMsg,
   type ReplicaConfig,
   type ReplicaInput,
@@ -38,68 +37,12 @@ import {
 } from "./types.js";
 import { CatchUp } from "./catch-up.js";
 import { ViewChanges } from "./view-change.js";
+import { resolveConfig, type ResolvedConfig } from "./config.js";
+import { Outbox } from "./outbox.js";
+
+export { Outbox };
 
 const FUTURE_BUFFER_LIMIT = 4096;
-
-export interface ResolvedConfig extends Required<Omit<ReplicaConfig, "validateRequest">> {
-  validateRequest: (vote: Vote) => boolean;
-  n: number;
-  f: number;
-  quorum: number;
-}
-
-function resolve(config: ReplicaConfig): ResolvedConfig {
-  const n = config.members.length;
-  if (n < 1 || !Number.isInteger(config.id) || config.id < 0 || config.id >= n) {
-    throw new PbftError("PBFT_CONFIG", `replica id ${config.id} is not an index of ${n} members`);
-  }
-  const checkpointInterval = config.checkpointInterval ?? 16;
-  const requestTimeoutMs = config.requestTimeoutMs ?? 500;
-  const resolved: ResolvedConfig = {
-    ...config,
-    checkpointInterval,
-    watermarkWindow: config.watermarkWindow ?? 2 * checkpointInterval,
-    maxBatch: config.maxBatch ?? 32,
-    batchTimeoutMs: config.batchTimeoutMs ?? 2,
-    requestTimeoutMs,
-    viewChangeTimeoutMs: config.viewChangeTimeoutMs ?? requestTimeoutMs,
-    maxViewChangeTimeoutMs: config.maxViewChangeTimeoutMs ?? 30_000,
-    validateRequest: config.validateRequest ?? (() => true),
-    n,
-    f: faultTolerance(n),
-    quorum: quorumSize(n),
-  };
-  if (resolved.checkpointInterval < 1 || resolved.watermarkWindow < resolved.checkpointInterval || resolved.maxBatch < 1) {
-    throw new PbftError("PBFT_CONFIG", "checkpointInterval, watermarkWindow >= checkpointInterval and maxBatch must be positive");
-  }
-  return resolved;
-}
-
-/** The output list of one step, with helpers that keep persist-before-send ordering readable. */
-export class Outbox {
-  readonly items: ReplicaOutput[] = [];
-  persist(record: JournalRecord): void {
-    this.items.push({ type: "persist", record });
-  }
-  broadcast(message: PbftMessage): void {
-    this.items.push({ type: "broadcast", message });
-  }
-  send(to: number, message: PbftMessage): void {
-    this.items.push({ type: "send", to, message });
-  }
-  setTimer(timer: TimerId, ms: number): void {
-    this.items.push({ type: "set-timer", timer, ms });
-  }
-  cancelTimer(timer: TimerId): void {
-    this.items.push({ type: "cancel-timer", timer });
-  }
-  reject(from: number, reason: RejectReason, messageType: PbftMessage["type"]): void {
-    this.items.push({ type: "reject", from, reason, messageType });
-  }
-  push(o: ReplicaOutput): void {
-    this.items.push(o);
-  }
-}
 
 export class Replica {
   readonly cfg: ResolvedConfig;
@@ -110,7 +53,7 @@ export class Replica {
   private readonly helped = new Map<string, number>();
 
   constructor(config: ReplicaConfig, journal?: readonly JournalRecord[]) {
-    this.cfg = resolve(config);
+    this.cfg = resolveConfig(config);
     this.s = journal ? restoreState(journal, this.cfg.id, this.cfg.viewChangeTimeoutMs) : initialState(this.cfg.viewChangeTimeoutMs);
     this.vc = new ViewChanges(this);
     this.catchUp = new CatchUp(this);
@@ -320,7 +263,10 @@ export class Replica {
 
   private async onPrePrepare(pp: PrePrepareMsg, out: Outbox): Promise<void> {
     const s = this.s;
-    if (pp.view < s.view) return this.catchUp.offer(pp, out);
+    if (pp.view < s.view) {
+      this.vc.helpOldView(pp.replica, pp.view, out);
+      return this.catchUp.offer(pp, out);
+    }
     if (pp.view > s.view || s.mode !== ReplicaMode.Normal) return this.bufferFuture(pp);
     if (pp.replica !== primaryOf(s.view, this.cfg.n)) return out.reject(pp.replica, "not-primary", pp.type);
     if (!this.inWindow(pp.seq)) return pp.seq > s.stableSeq ? out.reject(pp.replica, "out-of-window", pp.type) : undefined;
@@ -333,7 +279,11 @@ export class Replica {
     const s = this.s;
     const key = slotKey(pp.view, pp.seq);
     const slot = getSlot(s, pp.view, pp.seq);
-    if (slot.prePrepare && slot.prePrepare.digest !== pp.digest) return out.reject(pp.replica, "conflicting-pre-prepare", pp.type);
+    if (slot.prePrepare && slot.prePrepare.digest !== pp.digest) {
+      out.reject(pp.replica, "conflicting-pre-prepare", pp.type);
+      // Forwarded with commits, it may prove that the quorum decided a batch we were not shown.
+      return this.catchUp.offer(pp, out);
+    }
     const sent = s.sentPrepare.get(key);
     if (sent !== undefined && sent !== pp.digest) return out.reject(pp.replica, "conflicting-pre-prepare", pp.type);
     if (slot.prePrepare && (sent !== undefined || pp.replica === this.id)) {
@@ -399,7 +349,10 @@ export class Replica {
   /** Count a commit once its endorsements (Vote signatures) check out against the batch. */
   private async addCommit(slot: Slot, c: CommitMsg, out: Outbox): Promise<void> {
     const pp = slot.prePrepare;
-    if (!pp || c.digest !== pp.digest) return;
+    // Once committed, later commits matter to nobody: skip their (costly) signature checks.
+    if (pp && c.digest !== pp.digest) return this.catchUp.offer(c, out);
+    if (!pp) return;
+    if (slot.phase === SlotPhase.Committed) return this.completeCertificates(slot, c, out);
     if (!(await this.endorsementsValid(c, pp.batch))) return out.reject(c.replica, "bad-endorsement", c.type);
     if (!slot.commits.add(c.digest, c.replica, c)) return;
     await this.checkCommitted(slot, out);
@@ -412,6 +365,7 @@ export class Replica {
 
   async endorsementsValid(c: CommitMsg, batch: readonly Vote[]): Promise<boolean> {
     if (c.endorsements.length !== batch.length) return false;
+    if (this.cfg.endorsementCheck === "at-certificate") return true;
     const signer = this.cfg.members[c.replica] as Address;
     for (let i = 0; i < batch.length; i++) {
       const e = c.endorsements[i];
@@ -504,6 +458,8 @@ export class Replica {
         s.assigned.delete(d);
       }
       out.persist({ type: "executed", seq, digest: entry.digest, stateDigest: s.stateDigest, batch: entry.batch });
+      const certificates = await this.certificates(entry.batch, entry.commits);
+      if (this.cfg.buildCertificates) entry.missing = new Set(certificates.flatMap((c, i) => (c === null ? [i] : [])));
       out.push({
         type: "decide",
         decision: {
@@ -511,7 +467,7 @@ export class Replica {
           seq,
           digest: entry.digest,
           batch: entry.batch,
-          certificates: entry.batch.map((v, i) => buildCertificate(v, i, entry.commits, this.cfg.members)),
+          certificates,
         },
       });
       progressed = true;
@@ -526,6 +482,43 @@ export class Replica {
       this.armRequestTimer(out, true);
       await this.tryPropose(out, false);
     }
+  }
+
+  /** A commit that arrived after the decision may complete a certificate that was short of 2f+1 signatures. */
+  private async completeCertificates(slot: Slot, c: CommitMsg, out: Outbox): Promise<void> {
+    const entry = this.s.committed.get(slot.seq);
+    if (!entry?.missing?.size || entry.view !== slot.view || entry.commits.some((x) => x.replica === c.replica)) return;
+    if (!(await this.endorsementsValid(c, entry.batch))) return out.reject(c.replica, "bad-endorsement", c.type);
+    entry.commits.push(c);
+    for (const i of [...entry.missing]) {
+      if (!c.endorsements[i]) continue;
+      const certificate = (await this.certificates([entry.batch[i]!], entry.commits.map((x) => ({ ...x, endorsements: [x.endorsements[i] ?? null] }))))[0];
+      if (!certificate) continue;
+      entry.missing.delete(i);
+      out.push({ type: "certificate", seq: slot.seq, index: i, certificate });
+    }
+  }
+
+  private async certificates(batch: readonly Vote[], commits: readonly CommitMsg[]): Promise<(Certificate | null)[]> {
+    if (!this.cfg.buildCertificates) return batch.map(() => null);
+    if (this.cfg.endorsementCheck === "on-receipt") return batch.map((v, i) => buildCertificate(v, i, commits, this.cfg.members));
+    const result: (Certificate | null)[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const vote = batch[i]!;
+      const valid: CommitMsg[] = [];
+      for (const c of commits) {
+        if (valid.length >= this.cfg.quorum) break;
+        const e = c.endorsements[i];
+        if (!e) continue;
+        try {
+          if (await this.cfg.voteVerifier.verifyVote(vote, e.signature, this.cfg.members[c.replica] as Address)) valid.push(c);
+        } catch {
+          // an unverifiable endorsement just does not count
+        }
+      }
+      result.push(buildCertificate(vote, i, valid, this.cfg.members));
+    }
+    return result;
   }
 
   // ---- checkpoints and garbage collection ----
@@ -645,6 +638,8 @@ export class Replica {
     if (times >= 2) return;
     if (this.helped.size > 10_000) this.helped.clear();
     this.helped.set(key, times + 1);
+    // It may also have missed the view change that produced these slots.
+    if (this.s.lastNewView && this.s.lastNewView.view === this.s.view && this.s.mode === ReplicaMode.Normal) out.send(to, this.s.lastNewView);
     const slots = [...this.s.slots.values()]
       .filter((x) => x.seq <= seq && x.phase === SlotPhase.Committed && x.prePrepare)
       .sort((a, b) => a.seq - b.seq);

@@ -41,6 +41,8 @@ export interface CommittedEntry {
   digest: Hex;
   batch: Vote[];
   commits: CommitMsg[];
+  /** batch indices whose certificate is still missing after execution (late commits may complete it) */
+  missing?: Set<number>;
 }
 
 export interface ReplicaState {

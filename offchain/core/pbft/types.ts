@@ -190,6 +190,8 @@ export type ReplicaOutput =
   /** Deliver to every other replica. */
   | { type: "broadcast"; message: PbftMessage }
   | { type: "decide"; decision: Decision }
+  /** A certificate that was missing in the decision of `seq`, completed by commits that came later. */
+  | { type: "certificate"; seq: number; index: number; certificate: Certificate }
   | { type: "set-timer"; timer: TimerId; ms: number }
   | { type: "cancel-timer"; timer: TimerId }
   | { type: "new-view-installed"; view: number; primary: number }
@@ -239,6 +241,15 @@ export interface ReplicaConfig {
   viewChangeTimeoutMs?: number;
   /** Cap of the exponential view-change backoff (default 30 s). */
   maxViewChangeTimeoutMs?: number;
+  /**
+   * When to check other replicas' Vote signatures (EIP-712 recovery is the most expensive step):
+   * "on-receipt" (default) checks every counted commit; "at-certificate" checks only when
+   * building a certificate, and only until 2f+1 valid ones are found. Ordering is unaffected
+   * either way (commits are authenticated); a bad signature only keeps that signer out.
+   */
+  endorsementCheck?: "on-receipt" | "at-certificate";
+  /** Whether decisions carry certificates (default true; e.g. only the submitting replica needs them). */
+  buildCertificates?: boolean;
   /** Application check of a proposal (e.g. "matches my own evaluation"); default accepts all. */
   validateRequest?: (vote: Vote) => boolean;
 }

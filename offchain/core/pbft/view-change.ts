@@ -6,7 +6,8 @@
  */
 import { batchDigest, voteDigest as voteDigestOf } from "./codec.js";
 import { checkViewChange, planNewView, primaryOf, type NewViewPlan } from "./proofs.js";
-import type { Outbox, Replica } from "./replica.js";
+import type { Outbox } from "./outbox.js";
+import type { Replica } from "./replica.js";
 import { getSlot, slotKey } from "./state.js";
 import { ReplicaMode, SlotPhase, type NewViewMsg, type PrePrepareMsg, type ViewChangeMsg } from "./types.js";
 

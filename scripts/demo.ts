@@ -1,0 +1,167 @@
+/**
+ * The main job (`npm start`): the whole system on one machine, in four scenes, then an
+ * auditor's report read from the chain alone.
+ *   1. enrolment and first attestation of every node -> all Trusted on chain;
+ *   2. a tampered HPC (an unapproved container measured into its event log) -> Untrusted,
+ *      its reputation falls, its gateway reboots it, and the clean reboot is Trusted again;
+ *   3. a Byzantine verifier signs two conflicting votes -> disputed and slashed on chain;
+ *   4. a scoring-policy upgrade through the timelock takes effect at a later epoch.
+ * `--keep` leaves everything running; `--json` prints the report as JSON.
+ */
+import "../offchain/core/polyfills.js";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import type { Hex } from "viem";
+import { Devnet, type DevnetNode } from "../offchain/devnet/devnet.js";
+import { NodeStatus, Verdict } from "../offchain/core/protocol.js";
+import { cidText, listNodes, readPolicyHistory, readVerdicts, type AuditTarget } from "../offchain/chain/reads.js";
+import { formatEther } from "viem";
+
+const program = new Command()
+  .name("npm start --")
+  .description("Run trustmesh on one machine: chain, 7 gateways with swtpm-backed HPCs, four scenes, an audit")
+  .option("--keep", "leave the system running for exploration (Ctrl-C to stop)")
+  .option("--json", "print the final audit report as JSON")
+  .option("--nodes <n>", "number of node pairs", "7")
+  .option("--log-level <level>", "gateway log level (pino)", "silent")
+  .parse(process.argv);
+const opts = program.opts<{ keep?: boolean; json?: boolean; nodes: string; logLevel: string }>();
+
+const t0 = Date.now();
+const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s`;
+const say = (line: string): void => {
+  if (!opts.json) process.stdout.write(`[${elapsed()}] ${line}\n`);
+};
+
+function requireTools(): void {
+  for (const tool of ["swtpm", "swtpm_setup", "tpm2_quote"]) {
+    try {
+      execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
+    } catch {
+      process.stderr.write(`trustmesh needs ${tool}: install it with "sudo apt-get install -y swtpm swtpm-tools tpm2-tools"\n`);
+      process.exit(1);
+    }
+  }
+}
+
+const STATUS = Object.fromEntries(Object.entries(NodeStatus).map(([k, v]) => [v, k])) as Record<number, string>;
+
+async function statuses(net: Devnet): Promise<number[]> {
+  return Promise.all(net.nodes.map((n) => net.status(n.nodeId)));
+}
+
+async function main(): Promise<number> {
+  requireTools();
+  const dir = await mkdtemp(join(tmpdir(), "trustmesh-demo-"));
+  const nodes = Number.parseInt(opts.nodes, 10);
+  const net = await Devnet.start({
+    nodes,
+    dir,
+    epochSeconds: 10,
+    meanIntervalMs: 5000,
+    revealWindowMs: 5000,
+    roundTimeoutMs: 15000,
+    quorum: Math.min(4, nodes - 2),
+    onFailedVerdict: "reboot",
+    logLevel: opts.logLevel,
+    progress: say,
+  });
+  let exitCode = 0;
+  try {
+    const target: AuditTarget = { client: net.publicClient, contracts: net.deployment.contracts, fromBlock: BigInt(net.deployment.startBlock) };
+
+    // Scene 1
+    say("scene 1: enrolment done; waiting for the first attestation rounds (VRF-drawn times)");
+    await net.waitFor("every node Trusted", async () => (await statuses(net)).every((s) => s === NodeStatus.Trusted), 40_000);
+    say(`scene 1: all ${nodes} nodes are Trusted on chain (${(await readVerdicts(target)).length} verdicts recorded)`);
+
+    // Scene 2
+    const victim = net.nodes[nodes - 1] as DevnetNode;
+    const repBefore = await net.reputation(victim.nodeId);
+    say(`scene 2: node ${victim.nodeId}'s HPC loads an unapproved container (cryptominer:latest), measured into PCR 10`);
+    await victim.machine.loadContainer("cryptominer:latest", Buffer.from("container image cryptominer:latest"));
+    await net.waitFor("the tampered node Untrusted", async () => (await net.status(victim.nodeId)) === NodeStatus.Untrusted, 30_000);
+    const repAfter = await net.reputation(victim.nodeId);
+    say(`scene 2: node ${victim.nodeId} is Untrusted; reputation ${repBefore} -> ${repAfter}; its gateway's action: reboot the HPC`);
+    await net.waitFor("the rebooted node Trusted again", async () => (await net.status(victim.nodeId)) === NodeStatus.Trusted, 30_000);
+    say(`scene 2: after a clean reboot node ${victim.nodeId} is attested Trusted again`);
+
+    // Scene 3
+    const byzantine = net.nodes[2] as DevnetNode;
+    const stakeBefore = (await listNodes(target)).find((n) => n.id === byzantine.nodeId)?.stake ?? 0n;
+    say(`scene 3: node ${byzantine.nodeId}'s gateway turns Byzantine: it signs a second, conflicting vote after each decision`);
+    byzantine.gateway.verifier.byzantine = "equivocate";
+    await net.waitFor("the equivocating verifier slashed", async () => (await net.status(byzantine.nodeId)) === NodeStatus.Banned, 40_000);
+    byzantine.gateway.verifier.byzantine = undefined;
+    const stakeAfter = (await listNodes(target)).find((n) => n.id === byzantine.nodeId)?.stake ?? 0n;
+    say(`scene 3: node ${byzantine.nodeId} disputed and slashed: stake ${formatEther(stakeBefore)} -> ${formatEther(stakeAfter)} TRUST, reputation ${await net.reputation(byzantine.nodeId)}, banned`);
+
+    // Scene 4
+    const now = await net.currentEpoch();
+    const effective = now + 2n;
+    say(`scene 4: publishing scoring function v2 to IPFS and scheduling it through the timelock for epoch ${effective} (now ${now})`);
+    const v2 = await net.upgradePolicy("v2", effective);
+    await net.waitFor(
+      "a verdict made under v2",
+      async () => (await readVerdicts(target)).find((v) => v.policyCid === cidText(v2 as Hex) && v.epoch >= effective),
+      40_000,
+    );
+    const verdicts = await readVerdicts(target);
+    const lastV1 = [...verdicts].reverse().find((v) => v.policyCid === cidText(net.policyV1));
+    say(`scene 4: rounds of epoch >= ${effective} are scored by v2 (${cidText(v2 as Hex).slice(0, 20)}...); the last v1 verdict was in epoch ${lastV1?.epoch ?? "?"}`);
+
+    // Report
+    await report(net, target);
+    say(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (opts.keep) {
+      process.stdout.write(`\nThe system keeps running. RPC ${net.rpcUrl}; deployment ${join(dir, "deployment.json")}\n`);
+      process.stdout.write(`Try: ./bin/trustmesh.js audit nodes --rpc ${net.rpcUrl} --deployment ${join(dir, "deployment.json")}\n`);
+      process.stdout.write(`     ./bin/trustmesh.js web --rpc ${net.rpcUrl} --deployment ${join(dir, "deployment.json")}\nCtrl-C stops it.\n`);
+      await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
+    }
+  } catch (e) {
+    process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    exitCode = 1;
+  } finally {
+    await net.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return exitCode;
+}
+
+async function report(net: Devnet, target: AuditTarget): Promise<void> {
+  const [nodes, verdicts, policy] = await Promise.all([listNodes(target), readVerdicts(target), readPolicyHistory(target)]);
+  if (opts.json) {
+    process.stdout.write(
+      JSON.stringify({ nodes, verdicts, policy }, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n",
+    );
+    return;
+  }
+  const out: string[] = ["", "Auditor's report (read from the chain alone)", ""];
+  out.push("node  status     tier  stake (TRUST)  reputation  verdicts");
+  for (const n of nodes) {
+    out.push(
+      `${String(n.id).padEnd(6)}${n.status.padEnd(11)}${String(n.tier).padEnd(6)}${formatEther(n.stake).padStart(13)}  ${String(n.reputation).padStart(10)}  ${String(n.verdictCount).padStart(8)}`,
+    );
+  }
+  const trusted = verdicts.filter((v) => v.verdictCode === Verdict.Trusted).length;
+  out.push("", `verdicts recorded: ${verdicts.length} (${trusted} trusted, ${verdicts.length - trusted} untrusted, ${verdicts.filter((v) => v.voided).length} voided)`);
+  for (const v of verdicts.filter((x) => x.verdictCode === Verdict.Untrusted).slice(-3)) {
+    out.push(`  untrusted: node ${v.node} epoch ${v.epoch} score ${v.score} evidence ${v.evidenceCid} signers ${v.signers.length}`);
+  }
+  out.push("", "scoring policy history:");
+  for (const p of policy.entries) out.push(`  #${p.index} from epoch ${p.effectiveEpoch}: ${p.cid}${p.active ? "  (active)" : p.pending ? "  (pending)" : ""}`);
+  out.push("", `statuses: ${(await statuses(net)).map((s, i) => `${i + 1}=${STATUS[s]}`).join(" ")}`);
+  process.stdout.write(out.join("\n") + "\n\n");
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

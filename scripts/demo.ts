@@ -11,6 +11,7 @@
 import "../offchain/core/polyfills.js";
 import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -55,15 +56,16 @@ async function statuses(net: Devnet): Promise<number[]> {
 
 async function main(): Promise<number> {
   requireTools();
-  const dir = await mkdtemp(join(tmpdir(), "trustmesh-demo-"));
+  // State on tmpfs when there is one: seven journals fsync on every round step.
+  const dir = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "trustmesh-demo-"));
   const nodes = Number.parseInt(opts.nodes, 10);
   const net = await Devnet.start({
     nodes,
     dir,
-    epochSeconds: 10,
-    meanIntervalMs: 5000,
-    revealWindowMs: 5000,
-    roundTimeoutMs: 15000,
+    epochSeconds: 12,
+    meanIntervalMs: 6000,
+    revealWindowMs: 7000,
+    roundTimeoutMs: 20000,
     quorum: Math.min(4, nodes - 2),
     onFailedVerdict: "reboot",
     logLevel: opts.logLevel,

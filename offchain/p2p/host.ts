@@ -164,7 +164,7 @@ export class TrustmeshHost implements Startable {
     this.pubsub.addEventListener("subscription-change", this.onSubscriptionChange);
     this.unsubscribeAdmissions = this.admissions.onEvent(this.onAdmission);
     await this.libp2p.start();
-    await this.libp2p.handle(DIRECT_PROTOCOL, (stream, connection) => this.onDirect(stream, connection.remotePeer), { maxInboundStreams: 256 });
+    await this.libp2p.handle(DIRECT_PROTOCOL, (stream, connection) => this.onDirect(stream, connection.remotePeer), { maxInboundStreams: 256, maxOutboundStreams: 256 });
     this.running = true;
   }
 
@@ -241,7 +241,7 @@ export class TrustmeshHost implements Startable {
   async sendRaw(peerId: PeerId | string, bytes: Uint8Array): Promise<void> {
     const target = typeof peerId === "string" ? this.libp2p.getPeers().find((p) => p.toString() === peerId) : peerId;
     if (target === undefined) throw new P2pError(P2pErrorCode.PeerNotAdmitted, `peer ${peerId.toString()} is not connected`);
-    const stream = await this.libp2p.dialProtocol(target, DIRECT_PROTOCOL, { signal: AbortSignal.timeout(5_000) });
+    const stream = await this.libp2p.dialProtocol(target, DIRECT_PROTOCOL, { signal: AbortSignal.timeout(5_000), maxOutboundStreams: 256 });
     stream.send(bytes);
     await stream.close();
   }

@@ -13,14 +13,14 @@
  * Signing goes through the journal: one vote per round, ever, even across crashes.
  */
 import type { Address, Hex, LocalAccount } from "viem";
-import { hashTypedData, keccak256 } from "viem";
+import { hashTypedData, keccak256, verifyTypedData } from "viem";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { isTrustmeshError } from "../core/errors.js";
 import { decodeRoundId, Role, Verdict } from "../core/protocol.js";
 import { drawTicket } from "../core/sortition.js";
 import { formCommittee, type VerifiedReveal } from "../core/committee.js";
 import { bytesToHex } from "../core/vrf/index.js";
-import { createReplica, publicKeyOf, secp256k1Authenticator, viemVoteVerifier, type Certificate, type Decision } from "../core/pbft/index.js";
+import { createReplica, decodeMessage, publicKeyOf, secp256k1Authenticator, viemVoteVerifier, type Certificate, type Decision } from "../core/pbft/index.js";
 import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
 import type { SelectionJson } from "../attest/bridge/messages.js";
 import type { ClockState } from "../attest/quote.js";
@@ -364,6 +364,23 @@ export class VerifierService {
         v.policyCid.toLowerCase() === myVote.policyCid.toLowerCase() &&
         v.evidenceCid.length > 2,
     });
+    // PBFT decides with 2f+1 commits; the TrustBoard may want more signatures than that
+    // (its quorum is a governance parameter). Every commit on the wire carries its signer's
+    // vote signature, so the commits that arrive after the decision are collected too.
+    const commits = new Map<number, { signature: Hex; vrfOutput: Hex; digest: Hex }>();
+    const unsubscribeCommits = o.host.subscribe("pbft", (m) => {
+      if (m.envelope.type !== MessageType.Pbft || m.envelope.round !== round) return;
+      try {
+        const msg = decodeMessage(m.envelope.payload);
+        const e = msg.type === "commit" ? msg.endorsements[0] : null;
+        const member = members[msg.type === "commit" ? msg.replica : -1];
+        if (msg.type === "commit" && e && member && member.node === m.envelope.sender) {
+          commits.set(msg.replica, { signature: e.signature, vrfOutput: e.vrfOutput, digest: msg.digest });
+        }
+      } catch {
+        // Malformed PBFT traffic is the transport's business (it penalises the sender).
+      }
+    });
     const decided = new Promise<Decision>((resolve) => {
       const transport = new PbftTransport({
         host: o.host,
@@ -393,8 +410,12 @@ export class VerifierService {
     o.metrics.inc("rounds_decided");
     const i = decision.batch.findIndex((v) => v.round === round);
     const vote = decision.batch[i] as Vote;
-    const certificate = decision.certificates[i] ?? null;
-    if (!certificate) return { kind: "decided", vote, certificate: null, submitted: false };
+    const certificate = await this.completeCertificate(vote, decision, members, myIndex, commits, domain, output);
+    unsubscribeCommits();
+    if (!certificate) {
+      log.warn({ quorum: o.params.quorum }, "decided, but not enough vote signatures for the on-chain quorum");
+      return { kind: "decided", vote, certificate: null, submitted: false };
+    }
     this.equivocation.recordOpening(round, { signers: certificate.signers, vrfOutputs: certificate.vrfOutputs });
     for (let k = 0; k < certificate.signers.length; k++) {
       await this.equivocation.observe(certificate.vote, certificate.signatures[k] as Hex, certificate.signers[k]);
@@ -404,6 +425,48 @@ export class VerifierService {
     const primary = decision.view % members.length;
     const submitted = await this.submit(certificate, primary === myIndex ? 0 : 1500 + 500 * ((myIndex - primary + members.length) % members.length), log);
     return { kind: "decided", vote, certificate, submitted };
+  }
+
+  /**
+   * The decision's certificate, topped up with the signatures of commits that arrived
+   * after it, until the on-chain quorum is met (or a short wait runs out). Each added
+   * signature is checked against its member's registered address first.
+   */
+  private async completeCertificate(
+    vote: Vote,
+    decision: Decision,
+    members: RevealRecord[],
+    myIndex: number,
+    commits: Map<number, { signature: Hex; vrfOutput: Hex; digest: Hex }>,
+    domain: ReturnType<typeof trustBoardDomain>,
+    output: Hex,
+  ): Promise<Certificate | null> {
+    const o = this.o;
+    const i = decision.batch.indexOf(vote);
+    const base = decision.certificates[i];
+    const bySigner = new Map<string, { signature: Hex; vrfOutput: Hex }>();
+    if (base) base.signers.forEach((s, k) => bySigner.set(s.toLowerCase(), { signature: base.signatures[k] as Hex, vrfOutput: base.vrfOutputs[k] as Hex }));
+    const mine = o.journal.signedVote(vote.round);
+    if (mine) bySigner.set(o.account.address.toLowerCase(), { signature: mine.signature as Hex, vrfOutput: output });
+    const deadline = Date.now() + 2_000;
+    for (;;) {
+      for (const [replica, c] of commits) {
+        const member = members[replica];
+        if (!member || replica === myIndex || bySigner.has(member.gateway) || c.digest !== decision.digest) continue;
+        const ok = await verifyTypedData({ address: member.gateway as Address, domain, types: voteTypes, primaryType: "Vote", message: vote, signature: c.signature }).catch(() => false);
+        if (ok) bySigner.set(member.gateway, c);
+      }
+      if (bySigner.size >= o.params.quorum || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (bySigner.size < o.params.quorum) return null;
+    const signers = [...bySigner.keys()];
+    return {
+      vote,
+      signers: signers as Address[],
+      signatures: signers.map((s) => (bySigner.get(s) as { signature: Hex }).signature),
+      vrfOutputs: signers.map((s) => (bySigner.get(s) as { vrfOutput: Hex }).vrfOutput),
+    };
   }
 
   private async submit(cert: Certificate, delayMs: number, log: Logger): Promise<boolean> {

@@ -129,7 +129,8 @@ async function main(): Promise<number> {
     exitCode = 1;
   } finally {
     await net.stop();
-    await rm(dir, { recursive: true, force: true });
+    // A round still unwinding may touch its state for a moment after the stop: retry.
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
   return exitCode;
 }

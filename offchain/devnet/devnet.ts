@@ -13,6 +13,7 @@
  * through a Kubo daemon (see ipfs/adapter).
  */
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -90,6 +91,7 @@ export const sha256Hex = (b: Uint8Array): Hex => `0x${createHash("sha256").updat
 export class Devnet {
   readonly nodes: DevnetNode[] = [];
   sandbox: SandboxPool | undefined;
+  private meshTimer: NodeJS.Timeout | undefined;
   private constructor(
     readonly opts: DevnetOptions,
     readonly chain: LocalNode,
@@ -107,6 +109,9 @@ export class Devnet {
 
   static async start(opts: DevnetOptions): Promise<Devnet> {
     const progress = opts.progress ?? (() => undefined);
+    // Seven libp2p hosts in one process hang many abort listeners on shared signals
+    // (dials, stream timeouts); Node's default of 10 only produces leak warnings here.
+    setMaxListeners(256);
     await mkdir(opts.dir, { recursive: true });
     const log = createLogger({ name: "devnet", level: opts.logLevel ?? "silent" });
 
@@ -195,7 +200,7 @@ export class Devnet {
         });
         const gwLog = createLogger({ name: `gw-${i + 1}`, level: opts.logLevel ?? "silent" });
         const metrics = new Metrics();
-        const gwChain = new GatewayChain(node.rpcUrl, 31337, deployment, gatewayAccount, gwLog, metrics, 150);
+        const gwChain = new GatewayChain(node.rpcUrl, 31337, deployment, gatewayAccount, gwLog, metrics, 400);
         const gateway = new Gateway({
           name: `gw-${i + 1}`,
           nodeId,
@@ -226,6 +231,7 @@ export class Devnet {
       progress(`starting ${opts.nodes} gateways (libp2p on loopback, proof-of-trust gating)`);
       for (const n of net.nodes) await n.gateway.start();
       await net.connectMesh();
+      net.keepMesh();
       return net;
     } catch (e) {
       await node.stop();
@@ -252,6 +258,29 @@ export class Devnet {
       if (Date.now() > deadline) throw new Error(`devnet: gateways did not all admit each other within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+
+  /**
+   * Re-dials pairs that lost each other (an eviction, a dropped connection), as separate
+   * machines would re-dial their bootstrap peers. A refused dial (the peer is still denied
+   * at the other gate) is simply tried again later.
+   */
+  private keepMesh(): void {
+    const tick = (): void => {
+      const dials: Promise<void>[] = [];
+      for (const a of this.nodes) {
+        const admitted = new Set(a.gateway.p2p.admittedPeers().map((p) => p.nodeId));
+        for (const b of this.nodes) {
+          if (b === a || admitted.has(b.nodeId)) continue;
+          const addr = b.gateway.peerAddresses[0];
+          if (addr) dials.push(a.gateway.p2p.dial(addr).catch(() => undefined));
+        }
+      }
+      void Promise.all(dials).finally(() => {
+        if (this.meshTimer !== undefined) this.meshTimer = setTimeout(tick, 2_000);
+      });
+    };
+    this.meshTimer = setTimeout(tick, 2_000);
   }
 
   /** Schedules a governance call on the timelock, waits its delay and executes it. */
@@ -329,6 +358,8 @@ export class Devnet {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.meshTimer);
+    this.meshTimer = undefined;
     for (const n of this.nodes) await n.gateway.stop().catch(() => undefined);
     await Promise.all(this.nodes.map((n) => n.machine.stop()));
     await this.sandbox?.close();

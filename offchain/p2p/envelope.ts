@@ -132,7 +132,25 @@ export function decodeEnvelope(chainId: number, bytes: Uint8Array): DecodeResult
  * Straight on noble (what viem uses inside) and synchronous: this runs once per message per
  * hop and viem's async wrapper roughly doubles its cost.
  */
+/**
+ * Recovered signers by (digest, signature). Recovery is a pure function of those bytes, and
+ * one envelope reaches a host several times (gossip, PBFT relays) - or several hosts of one
+ * process (a devnet) - so the costly ecrecover runs once per distinct envelope. Bounded.
+ */
+const recovered = new Map<string, Address | null>();
+const RECOVERED_MAX = 4096;
+
 export function recoverEnvelopeSigner(envelope: Envelope): Address | null {
+  const key = `${envelope.digest}${envelope.signature}`;
+  const hit = recovered.get(key);
+  if (hit !== undefined) return hit;
+  const signer = recoverUncached(envelope);
+  if (recovered.size >= RECOVERED_MAX) recovered.delete(recovered.keys().next().value as string);
+  recovered.set(key, signer);
+  return signer;
+}
+
+function recoverUncached(envelope: Envelope): Address | null {
   try {
     const sig = hexToBytes(envelope.signature);
     const v = sig[64]!;

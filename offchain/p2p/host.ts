@@ -115,6 +115,9 @@ function topicScoreParams(): TopicScoreParams {
   });
 }
 
+/** How long a re-scoped peer may stay on topics outside its new scope (see onAdmission). */
+const RESCOPE_GRACE_MS = 30_000;
+
 export class TrustmeshHost implements Startable {
   readonly admissions: PeerAdmissions;
   private readonly handlers = new Map<TopicKind, Set<MessageHandler>>();
@@ -124,6 +127,9 @@ export class TrustmeshHost implements Startable {
   private readonly windowMs: number;
   private unsubscribeAdmissions: (() => void) | undefined;
   private running = false;
+  /** Scope each peer was last admitted with, to tell a re-scope from a first admission. */
+  private readonly scopes = new Map<string, AdmittedPeer["scope"]>();
+  private readonly rescopeTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(
     readonly libp2p: Libp2p<Services>,
@@ -170,6 +176,8 @@ export class TrustmeshHost implements Startable {
 
   async stop(): Promise<void> {
     this.running = false;
+    for (const t of this.rescopeTimers.values()) clearTimeout(t);
+    this.rescopeTimers.clear();
     await this.libp2p.unhandle(DIRECT_PROTOCOL).catch(() => undefined);
     this.unsubscribeAdmissions?.();
     this.pubsub.removeEventListener("message", this.onMessage);
@@ -335,17 +343,41 @@ export class TrustmeshHost implements Startable {
   /** A scope-limited peer that subscribes beyond its scope is evicted: it never joins those meshes. */
   private readonly onSubscriptionChange = (evt: CustomEvent<{ peerId: PeerId; subscriptions: { topic: string; subscribe: boolean }[] }>): void => {
     const admitted = this.admissions.get(evt.detail.peerId.toString());
-    if (admitted === undefined) return;
+    if (admitted === undefined || this.rescopeTimers.has(admitted.peerId)) return;
     const subscribed = evt.detail.subscriptions.filter((s) => s.subscribe).map((s) => s.topic);
     this.enforceScope(admitted, subscribed);
   };
 
   private readonly onAdmission = (e: AdmissionEvent): void => {
-    if (e.kind === "denied") return;
-    this.invalidateScore(e.peer.peerId);
-    const subscribed = TOPIC_KINDS.filter((k) => this.subscribers(k).includes(e.peer.peerId)).map((k) => topicName(this.opts.chainId, k));
-    this.enforceScope(e.peer, subscribed);
+    if (e.kind === "denied") {
+      this.scopes.delete(e.peerId);
+      return;
+    }
+    const peerId = e.peer.peerId;
+    this.invalidateScore(peerId);
+    const previous = this.scopes.get(peerId);
+    this.scopes.set(peerId, e.peer.scope);
+    if (previous !== undefined && previous !== e.peer.scope) {
+      // A node whose status just fell (Trusted -> Untrusted) may be in the middle of a
+      // round on a topic it has now lost: its messages there are rejected from now on, and
+      // it gets a grace to leave the topic before it is evicted (an eviction would also cut
+      // it off from the attestation that can restore it).
+      clearTimeout(this.rescopeTimers.get(peerId));
+      const t = setTimeout(() => {
+        this.rescopeTimers.delete(peerId);
+        const now = this.admissions.get(peerId);
+        if (now !== undefined && this.running) this.enforceScope(now, this.subscribedTopics(peerId));
+      }, RESCOPE_GRACE_MS);
+      t.unref?.();
+      this.rescopeTimers.set(peerId, t);
+      return;
+    }
+    this.enforceScope(e.peer, this.subscribedTopics(peerId));
   };
+
+  private subscribedTopics(peerId: string): string[] {
+    return TOPIC_KINDS.filter((k) => this.subscribers(k).includes(peerId)).map((k) => topicName(this.opts.chainId, k));
+  }
 
   private enforceScope(peer: AdmittedPeer, topics: string[]): void {
     const bad = topics.find((t) => {

@@ -29,6 +29,11 @@ export interface PbftTransportOptions {
   /** The envelope round for this committee's messages (e.g. the attestation round id). */
   round?: bigint;
   onDecide?: (decision: Decision) => void;
+  /**
+   * Messages of this round that arrived before the transport started (a member that formed
+   * its committee a moment later than the primary): replayed, in order, once started.
+   */
+  backlog?: readonly ReceivedMessage[];
   /** Non-fatal problems (a publish that failed, a peer dropped): for logs. */
   onError?: (err: unknown) => void;
 }
@@ -49,6 +54,7 @@ export class PbftTransport implements Startable {
     this.running = true;
     this.unsubscribe = this.opts.host.subscribe("pbft", this.onMessage);
     await this.handleOutputs(await this.opts.replica.resume());
+    for (const m of this.opts.backlog ?? []) this.onMessage(m);
   }
 
   async stop(): Promise<void> {

@@ -194,7 +194,7 @@ export class GatewayChain {
   async canSign(node: NodeInfo, quorum: number): Promise<boolean> {
     if (node.status === 2 /* Trusted */) return true;
     if (node.status !== 1 /* Registered */) return false;
-    if (!this.eligibleCache || Date.now() - this.eligibleCache.at > 500) {
+    if (!this.eligibleCache || Date.now() - this.eligibleCache.at > 2_000) {
       const count = await this.publicClient.readContract({ address: this.addresses.registry, abi: nodeRegistryAbi, functionName: "eligibleVerifierCount" });
       this.eligibleCache = { at: Date.now(), count: BigInt(count) };
     }
@@ -328,6 +328,8 @@ export class GatewayChain {
         if (event.eventName === "StatusChanged" || event.eventName === "NodeSlashed" || event.eventName === "GatewayRotated") {
           const id = event.args.nodeId;
           if (typeof id === "bigint") this.nodeCache.delete(id);
+          // The eligible count moves with statuses: the bootstrap rule must see it at once.
+          this.eligibleCache = undefined;
         }
         for (const listener of this.listeners) {
           try {

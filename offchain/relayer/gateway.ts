@@ -202,6 +202,7 @@ export class Gateway {
     this.agentClient?.close();
     await this.status?.close();
     await this.host?.stop();
+    await this.rt.journal.close();
   }
 
   statusReport(): Record<string, unknown> {

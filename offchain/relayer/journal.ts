@@ -47,6 +47,7 @@ export class GatewayJournal {
   private state: JournalFile;
   private nextNonce: bigint;
   private writing: Promise<void> = Promise.resolve();
+  private closed = false;
 
   private constructor(private readonly path: string, state: JournalFile) {
     this.state = state;
@@ -141,8 +142,18 @@ export class GatewayJournal {
     return dropped;
   }
 
+  /**
+   * Waits for the writes in flight and refuses later ones, so the caller may remove the
+   * journal's directory (a write racing a cleanup recreates its temporary file there).
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.writing;
+  }
+
   /** Serialises writes: concurrent callers each get their own complete, ordered write. */
   private flush(): Promise<void> {
+    if (this.closed) return Promise.reject(new JournalError("JOURNAL_CLOSED", `journal ${this.path} is closed`));
     const snapshot = JSON.stringify(this.state);
     const next = this.writing.then(() => writeFileAtomic(this.path, snapshot));
     this.writing = next.catch(() => undefined);

@@ -20,7 +20,8 @@ import { decodeRoundId, Role, Verdict } from "../core/protocol.js";
 import { drawTicket } from "../core/sortition.js";
 import { formCommittee, type VerifiedReveal } from "../core/committee.js";
 import { bytesToHex } from "../core/vrf/index.js";
-import { createReplica, decodeMessage, publicKeyOf, secp256k1Authenticator, viemVoteVerifier, type Certificate, type Decision } from "../core/pbft/index.js";
+import { createReplica, decodeMessage, publicKeyOf, viemVoteVerifier, type Certificate, type Decision } from "../core/pbft/index.js";
+import { cachedSecp256k1Authenticator } from "./auth-cache.js";
 import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
 import type { SelectionJson } from "../attest/bridge/messages.js";
 import type { ClockState } from "../attest/quote.js";
@@ -69,7 +70,16 @@ export interface VerifierOptions {
 interface RevealRecord extends VerifiedReveal {
   publicKey: Hex;
   proof: Hex;
+  /** When the member revealed: its signed envelope timestamp (ms), or our clock for our own. */
+  at: number;
 }
+
+/**
+ * How long after the reveal deadline a member still takes in reveals stamped before it.
+ * A reveal sent in time is on every honest member's table within this grace (gossip plus
+ * the claim checks), so every honest member forms the same committee.
+ */
+const REVEAL_GRACE_MS = 600;
 
 interface Waiter {
   resolve: (r: { payload: AttestResponsePayload; data: Uint8Array }) => void;
@@ -146,7 +156,7 @@ export class VerifierService {
       if (payload.kind === "refusal") w.reject(new VerifierError(`target refused: ${payload.code}: ${payload.message}`));
       else w.resolve({ payload, data: m.data });
     } else if (payload.kind === "reveal") {
-      void this.onReveal(m.envelope.round, m.envelope.sender, payload).catch((e: unknown) => this.o.log.debug({ err: e }, "reveal rejected"));
+      void this.onReveal(m.envelope.round, m.envelope.sender, payload, Number(m.envelope.timestamp)).catch((e: unknown) => this.o.log.debug({ err: e }, "reveal rejected"));
     } else if (payload.kind === "vote") {
       const v = payload.vote;
       const vote: Vote = { round: BigInt(v.round), node: BigInt(v.node), verdict: v.verdict, score: v.score, evidenceCid: v.evidenceCid, policyCid: v.policyCid };
@@ -154,9 +164,10 @@ export class VerifierService {
     }
   }
 
-  private async onReveal(round: bigint, sender: bigint, r: RevealPayload): Promise<void> {
+  private async onReveal(round: bigint, sender: bigint, r: RevealPayload, at: number): Promise<void> {
     if (BigInt(r.target) !== decodeRoundId(round).node) return;
-    const node = await this.o.chain.node(sender);
+    // Status changes evict the cached record (chain-context), so an older copy is safe here.
+    const node = await this.o.chain.node(sender, 10_000);
     const ctx = { chainId: this.o.chain.chainId, board: this.o.chain.addresses.board };
     const signer = await claimSigner(ctx, round, r.proof, r.claimSignature);
     if (signer === null || signer.toLowerCase() !== node.gateway.toLowerCase()) return;
@@ -170,7 +181,7 @@ export class VerifierService {
       this.o.metrics.inc("vrf_fraud_detected");
       return;
     }
-    this.addReveal(round, { node: sender, gateway: node.gateway.toLowerCase(), output: check.outputInt, publicKey: r.publicKey, proof: r.proof });
+    this.addReveal(round, { node: sender, gateway: node.gateway.toLowerCase(), output: check.outputInt, publicKey: r.publicKey, proof: r.proof, at });
   }
 
   private addReveal(round: bigint, rec: RevealRecord): void {
@@ -229,10 +240,29 @@ export class VerifierService {
     const ticket = drawTicket(o.vrfSecret, { seed: epoch.seed, round, role: Role.Verifier }, epoch.threshold);
     if (!ticket.selected || !ticket.proof) return { kind: "not-selected" };
     if (!(await o.chain.canSign(await o.chain.node(o.nodeId, 0), o.params.quorum))) return { kind: "not-selected" };
+    // PBFT traffic of this round is kept from now on: a member that forms its committee
+    // a little later than the primary must not lose the pre-prepare. Subscribed only while
+    // selected: a node outside the full scope must not sit on the pbft topic.
+    const backlog: ReceivedMessage[] = [];
+    const unsubscribeBacklog = o.host.subscribe("pbft", (m) => {
+      if (m.envelope.type === MessageType.Pbft && m.envelope.round === round && backlog.length < 512) backlog.push(m);
+    });
+    try {
+      return await this.runSelected(round, startMs, epoch, ticket.proof, ticket.output, backlog);
+    } finally {
+      unsubscribeBacklog();
+      this.reveals.delete(round);
+      this.revealListeners.delete(round);
+    }
+  }
+
+  private async runSelected(round: bigint, startMs: number, epoch: EpochInfo, ticketProof: Uint8Array, ticketOutput: Uint8Array, backlog: ReceivedMessage[]): Promise<RoundOutcome> {
+    const o = this.o;
+    const { node: target } = decodeRoundId(round);
     o.metrics.inc("rounds_selected");
     const log = o.log.child({ round: round.toString(), target: target.toString() });
-    const proof = bytesToHex(ticket.proof) as Hex;
-    const output = bytesToHex(ticket.output) as Hex;
+    const proof = bytesToHex(ticketProof) as Hex;
+    const output = bytesToHex(ticketOutput) as Hex;
     const ctx = { chainId: o.chain.chainId, board: o.chain.addresses.board };
 
     // 1. Request evidence (journal first: the nonce and the round survive a crash).
@@ -306,14 +336,13 @@ export class VerifierService {
       log.warn({ lateByMs: Date.now() - revealDeadline }, "assessment finished after the reveal window: abstaining");
       return { kind: "abstained", reason: "late" };
     }
-    this.addReveal(round, { node: o.nodeId, gateway: o.account.address.toLowerCase(), output: BigInt(output), publicKey: this.publicKey, proof });
+    this.addReveal(round, { node: o.nodeId, gateway: o.account.address.toLowerCase(), output: BigInt(output), publicKey: this.publicKey, proof, at: Date.now() });
     await o.host.publish({
       type: MessageType.Reveal,
       round,
       payload: encodeRoundPayload({ kind: "reveal", target: target.toString(), proof, output, claimSignature, publicKey: this.publicKey }),
     });
-    await new Promise((r) => setTimeout(r, Math.max(0, revealDeadline - Date.now())));
-    const reveals = [...(this.reveals.get(round)?.values() ?? [])];
+    const reveals = await this.awaitReveals(round, revealDeadline, Number(await o.chain.nodeCount()) - 1);
     let committee;
     try {
       committee = formCommittee(reveals, epoch.threshold, o.params.quorum);
@@ -334,16 +363,40 @@ export class VerifierService {
     });
 
     // 5. PBFT on the vote; commits carry the EIP-712 signatures.
-    return this.agree(round, myVote, members, myIndex, output, log);
+    return this.agree(round, myVote, members, myIndex, output, log, backlog);
   }
 
-  private async agree(round: bigint, myVote: Vote, members: RevealRecord[], myIndex: number, output: Hex, log: Logger): Promise<RoundOutcome> {
+  /**
+   * The reveals that count for the committee: those stamped no later than the deadline.
+   * Waits until the deadline plus a grace for reveals in flight, or less when every other
+   * node has revealed already (the committee cannot grow any more: all members who see
+   * that form the same one).
+   */
+  private async awaitReveals(round: bigint, deadline: number, possible: number): Promise<RevealRecord[]> {
+    const inTime = (): RevealRecord[] => [...(this.reveals.get(round)?.values() ?? [])].filter((r) => r.at <= deadline);
+    for (;;) {
+      const now = Date.now();
+      const current = inTime();
+      if (now >= deadline + REVEAL_GRACE_MS || current.length >= possible) return current;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, deadline + REVEAL_GRACE_MS - now);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.revealListeners.set(round, done);
+      });
+      this.revealListeners.delete(round);
+    }
+  }
+
+  private async agree(round: bigint, myVote: Vote, members: RevealRecord[], myIndex: number, output: Hex, log: Logger, backlog: ReceivedMessage[]): Promise<RoundOutcome> {
     const o = this.o;
     const domain = trustBoardDomain(o.chain.chainId, o.chain.addresses.board);
     const replica = createReplica({
       id: myIndex,
       members: members.map((m) => m.gateway as Address),
-      auth: secp256k1Authenticator(o.gatewaySecret, members.map((m) => m.publicKey)),
+      auth: cachedSecp256k1Authenticator(o.gatewaySecret, members.map((m) => m.publicKey)),
       voteSigner: {
         signVote: (vote: Vote) =>
           o.journal.signOnce(vote.round, hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote }), () =>
@@ -387,6 +440,8 @@ export class VerifierService {
         replica,
         committee: members.map((m) => m.node),
         round,
+        // Taken in the same tick as the transport subscribes: nothing is lost or doubled.
+        backlog: backlog.splice(0),
         onDecide: (d) => {
           if (d.batch.some((v) => v.round === round)) resolve(d);
         },

@@ -63,8 +63,8 @@ async function main(): Promise<number> {
     nodes,
     dir,
     epochSeconds: 12,
-    meanIntervalMs: 6000,
-    revealWindowMs: 7000,
+    meanIntervalMs: 10000,
+    revealWindowMs: 6000,
     roundTimeoutMs: 20000,
     quorum: Math.min(4, nodes - 2),
     onFailedVerdict: "reboot",
@@ -77,7 +77,7 @@ async function main(): Promise<number> {
 
     // Scene 1
     say("scene 1: enrolment done; waiting for the first attestation rounds (VRF-drawn times)");
-    await net.waitFor("every node Trusted", async () => (await statuses(net)).every((s) => s === NodeStatus.Trusted), 40_000);
+    await net.waitFor("every node Trusted", async () => (await statuses(net)).every((s) => s === NodeStatus.Trusted), 60_000);
     say(`scene 1: all ${nodes} nodes are Trusted on chain (${(await readVerdicts(target)).length} verdicts recorded)`);
 
     // Scene 2

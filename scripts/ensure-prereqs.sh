@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian/Ubuntu machine with Node 20+:
 # npm packages (npm ci) and, for the TPM parts, swtpm + tpm2-tools from apt.
-# Usage: scripts/ensure-prereqs.sh [--tpm] [--browser]
+# Usage: scripts/ensure-prereqs.sh [--tpm] [--browser] [--browser]
 # --browser: Debian's chromium for the dashboard's headless browser tests (test/web).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-if [ "${1:-}" = "--tpm" ]; then
+want_tpm=no
+for arg in "$@"; do [ "$arg" = "--tpm" ] && want_tpm=yes; done
+if [ "$want_tpm" = "yes" ]; then
   missing=""
   for tool in swtpm swtpm_setup tpm2_quote tpm2_eventlog; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"

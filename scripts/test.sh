@@ -2,7 +2,7 @@
 # The README's test command: installs what it needs, lints, then runs every suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-prereqs.sh --tpm
+bash scripts/ensure-prereqs.sh --tpm --browser
 
 echo "==> compile contracts (solc from the npm package, offline)"
 npx hardhat compile --quiet

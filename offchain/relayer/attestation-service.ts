@@ -92,7 +92,8 @@ export class AttestationService {
       return;
     }
 
-    const requesterNode = await this.o.chain.node(requester);
+    // Status changes evict the cached record (chain-context), so an older copy is safe here.
+    const requesterNode = await this.o.chain.node(requester, 10_000);
     const ctx = { chainId: this.o.chain.chainId, board: this.o.chain.addresses.board };
     const signer = await claimSigner(ctx, round, req.claim.proof, req.claim.signature);
     if (signer === null || signer.toLowerCase() !== requesterNode.gateway.toLowerCase()) {

@@ -7,8 +7,9 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import type { Hex } from "viem";
+import { hashTypedData, recoverAddress, type Address, type Hex, type TypedDataDomain } from "viem";
 import { secp256k1Authenticator } from "../core/pbft/index.js";
+import { voteTypes, type Vote } from "../chain/eip712.js";
 
 type Authenticator = ReturnType<typeof secp256k1Authenticator>;
 
@@ -30,5 +31,35 @@ export function cachedSecp256k1Authenticator(secretKey: Hex, publicKeys: readonl
       verified.set(key, ok);
       return ok;
     },
+  };
+}
+
+const voteSigners = new Map<string, Address | null>();
+
+/**
+ * The signer of an EIP-712 Vote signature, as the contract's ecrecover finds it; memoised
+ * by (typed-data hash, signature) because every member checks every commit's endorsement,
+ * then again when it completes a certificate and when it watches for equivocation.
+ */
+export async function voteSignerOf(domain: TypedDataDomain, vote: Vote, signature: Hex): Promise<Address | null> {
+  const hash = hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote });
+  const key = `${hash}:${signature}`;
+  const hit = voteSigners.get(key);
+  if (hit !== undefined) return hit;
+  let signer: Address | null;
+  try {
+    signer = await recoverAddress({ hash, signature });
+  } catch {
+    signer = null;
+  }
+  if (voteSigners.size >= MAX_ENTRIES) voteSigners.delete(voteSigners.keys().next().value as string);
+  voteSigners.set(key, signer);
+  return signer;
+}
+
+/** The PBFT vote verifier over the memoised recovery (same answers as viemVoteVerifier). */
+export function cachedVoteVerifier(domain: TypedDataDomain): { verifyVote: (vote: Vote, signature: Hex, signer: Address) => Promise<boolean> } {
+  return {
+    verifyVote: async (vote, signature, signer) => (await voteSignerOf(domain, vote, signature))?.toLowerCase() === signer.toLowerCase(),
   };
 }

@@ -4,7 +4,8 @@
  * two different votes for one round. Disputing is permissionless; the first proof wins and
  * later ones are refused by the contract, so each gateway checks before it pays gas.
  */
-import { hashTypedData, recoverTypedDataAddress, type Address, type Hex } from "viem";
+import { hashTypedData, type Address, type Hex } from "viem";
+import { voteSignerOf } from "./auth-cache.js";
 import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
 import type { GatewayChain } from "./chain-context.js";
 import type { Logger } from "./logger.js";
@@ -45,12 +46,8 @@ export class EquivocationWatch {
 
   /** A vote whose signer is known (e.g. from a certificate the contract will check). */
   async observe(vote: Vote, signature: Hex, claimedSigner?: Address): Promise<void> {
-    let signer: Address;
-    try {
-      signer = await recoverTypedDataAddress({ domain: this.domain(), types: voteTypes, primaryType: "Vote", message: vote, signature });
-    } catch {
-      return;
-    }
+    const signer = await voteSignerOf(this.domain(), vote, signature);
+    if (signer === null) return;
     if (claimedSigner && claimedSigner.toLowerCase() !== signer.toLowerCase()) return;
     const hash = this.voteHash(vote);
     let byRound = this.seen.get(vote.round);

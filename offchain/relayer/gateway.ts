@@ -140,7 +140,7 @@ export class Gateway {
       chainId: rt.chain.chainId,
       registry: this.registryView,
       listen: rt.p2p.listen,
-      heartbeatIntervalMs: 200,
+      heartbeatIntervalMs: 500,
     });
     await this.host.start();
     this.attestation = new AttestationService({

@@ -13,15 +13,15 @@
  * Signing goes through the journal: one vote per round, ever, even across crashes.
  */
 import type { Address, Hex, LocalAccount } from "viem";
-import { hashTypedData, keccak256, verifyTypedData } from "viem";
+import { hashTypedData, keccak256 } from "viem";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { isTrustmeshError } from "../core/errors.js";
 import { decodeRoundId, Role, Verdict } from "../core/protocol.js";
 import { drawTicket } from "../core/sortition.js";
 import { formCommittee, type VerifiedReveal } from "../core/committee.js";
 import { bytesToHex } from "../core/vrf/index.js";
-import { createReplica, decodeMessage, publicKeyOf, viemVoteVerifier, type Certificate, type Decision } from "../core/pbft/index.js";
-import { cachedSecp256k1Authenticator } from "./auth-cache.js";
+import { createReplica, decodeMessage, publicKeyOf, type Certificate, type Decision } from "../core/pbft/index.js";
+import { cachedSecp256k1Authenticator, cachedVoteVerifier, voteSignerOf } from "./auth-cache.js";
 import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
 import type { SelectionJson } from "../attest/bridge/messages.js";
 import type { ClockState } from "../attest/quote.js";
@@ -264,6 +264,14 @@ export class VerifierService {
     const proof = bytesToHex(ticketProof) as Hex;
     const output = bytesToHex(ticketOutput) as Hex;
     const ctx = { chainId: o.chain.chainId, board: o.chain.addresses.board };
+    const revealDeadline = startMs + o.params.revealWindowMs;
+    // An overloaded gateway that starts a round late would only finish it after the reveal
+    // deadline: it stands aside at once and leaves its share of the work undone, so the
+    // rounds that can still make it are not slowed down by the ones that cannot.
+    if (Date.now() > startMs + o.params.revealWindowMs / 2) {
+      log.info({ lateByMs: Date.now() - startMs }, "round started too late for the reveal window: abstaining");
+      return { kind: "abstained", reason: "late" };
+    }
 
     // 1. Request evidence (journal first: the nonce and the round survive a crash).
     const nonce = await o.journal.freshNonce();
@@ -287,6 +295,11 @@ export class VerifierService {
     }
 
     const answeredAt = Date.now();
+    if (answeredAt > revealDeadline) {
+      log.warn({ lateByMs: answeredAt - revealDeadline }, "evidence arrived after the reveal window: abstaining");
+      await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "abandoned", updatedAt: Date.now() });
+      return { kind: "abstained", reason: "late" };
+    }
     // 2. Assess and score with the policy of the round's epoch.
     const [targetNode, reputation, approvedImages, policyCid] = await Promise.all([
       o.chain.node(target),
@@ -331,7 +344,6 @@ export class VerifierService {
     await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "scored", nonce: nonceHex, data: { verdict: myVote.verdict, score: myVote.score, evidenceCid: myVote.evidenceCid }, updatedAt: Date.now() });
 
     // 4. Reveal, wait for the window, form the committee.
-    const revealDeadline = startMs + o.params.revealWindowMs;
     if (Date.now() > revealDeadline) {
       log.warn({ lateByMs: Date.now() - revealDeadline }, "assessment finished after the reveal window: abstaining");
       return { kind: "abstained", reason: "late" };
@@ -404,7 +416,7 @@ export class VerifierService {
           ) as Promise<Hex>,
         vrfOutput: () => output,
       },
-      voteVerifier: viemVoteVerifier(domain),
+      voteVerifier: cachedVoteVerifier(domain),
       maxBatch: 1,
       batchTimeoutMs: 0,
       requestTimeoutMs: 1500,
@@ -508,7 +520,7 @@ export class VerifierService {
       for (const [replica, c] of commits) {
         const member = members[replica];
         if (!member || replica === myIndex || bySigner.has(member.gateway) || c.digest !== decision.digest) continue;
-        const ok = await verifyTypedData({ address: member.gateway as Address, domain, types: voteTypes, primaryType: "Vote", message: vote, signature: c.signature }).catch(() => false);
+        const ok = (await voteSignerOf(domain, vote, c.signature))?.toLowerCase() === member.gateway.toLowerCase();
         if (ok) bySigner.set(member.gateway, c);
       }
       if (bySigner.size >= o.params.quorum || Date.now() > deadline) break;

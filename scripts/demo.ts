@@ -15,10 +15,20 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import type { Hex } from "viem";
 import { Devnet, type DevnetNode } from "../offchain/devnet/devnet.js";
 import { NodeStatus, Verdict } from "../offchain/core/protocol.js";
-import { cidText, listNodes, readPolicyHistory, readVerdicts, type AuditTarget } from "../offchain/chain/reads.js";
+import { listNodes, readPolicyHistory, readVerdicts, type AuditTarget } from "../offchain/chain/reads.js";
+import {
+  auditTarget,
+  demoOptions,
+  sceneAllTrusted,
+  sceneEquivocation,
+  sceneTamper,
+  sceneUpgrade,
+  scheduleUpgrade,
+  statuses,
+  type UpgradeSchedule,
+} from "../offchain/devnet/scenes.js";
 import { formatEther } from "viem";
 
 const program = new Command()
@@ -50,72 +60,30 @@ function requireTools(): void {
 
 const STATUS = Object.fromEntries(Object.entries(NodeStatus).map(([k, v]) => [v, k])) as Record<number, string>;
 
-async function statuses(net: Devnet): Promise<number[]> {
-  return Promise.all(net.nodes.map((n) => net.status(n.nodeId)));
-}
-
 async function main(): Promise<number> {
   requireTools();
   // State on tmpfs when there is one: seven journals fsync on every round step.
   const dir = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "trustmesh-demo-"));
   const nodes = Number.parseInt(opts.nodes, 10);
-  const net = await Devnet.start({
-    nodes,
-    dir,
-    epochSeconds: 12,
-    meanIntervalMs: 10000,
-    revealWindowMs: 6000,
-    roundTimeoutMs: 20000,
-    quorum: Math.min(4, nodes - 2),
-    onFailedVerdict: "reboot",
-    logLevel: opts.logLevel,
-    progress: say,
-  });
-  let exitCode = 0;
+  let net: Devnet;
   try {
-    const target: AuditTarget = { client: net.publicClient, contracts: net.deployment.contracts, fromBlock: BigInt(net.deployment.startBlock) };
-
-    // Scene 1
-    say("scene 1: enrolment done; waiting for the first attestation rounds (VRF-drawn times)");
-    await net.waitFor("every node Trusted", async () => (await statuses(net)).every((s) => s === NodeStatus.Trusted), 60_000);
-    say(`scene 1: all ${nodes} nodes are Trusted on chain (${(await readVerdicts(target)).length} verdicts recorded)`);
-
-    // Scene 2
-    const victim = net.nodes[nodes - 1] as DevnetNode;
-    const repBefore = await net.reputation(victim.nodeId);
-    say(`scene 2: node ${victim.nodeId}'s HPC loads an unapproved container (cryptominer:latest), measured into PCR 10`);
-    await victim.machine.loadContainer("cryptominer:latest", Buffer.from("container image cryptominer:latest"));
-    await net.waitFor("the tampered node Untrusted", async () => (await net.status(victim.nodeId)) === NodeStatus.Untrusted, 30_000);
-    const repAfter = await net.reputation(victim.nodeId);
-    say(`scene 2: node ${victim.nodeId} is Untrusted; reputation ${repBefore} -> ${repAfter}; its gateway's action: reboot the HPC`);
-    await net.waitFor("the rebooted node Trusted again", async () => (await net.status(victim.nodeId)) === NodeStatus.Trusted, 30_000);
-    say(`scene 2: after a clean reboot node ${victim.nodeId} is attested Trusted again`);
-
-    // Scene 3
-    const byzantine = net.nodes[2] as DevnetNode;
-    const stakeBefore = (await listNodes(target)).find((n) => n.id === byzantine.nodeId)?.stake ?? 0n;
-    say(`scene 3: node ${byzantine.nodeId}'s gateway turns Byzantine: it signs a second, conflicting vote after each decision`);
-    byzantine.gateway.verifier.byzantine = "equivocate";
-    await net.waitFor("the equivocating verifier slashed", async () => (await net.status(byzantine.nodeId)) === NodeStatus.Banned, 40_000);
-    byzantine.gateway.verifier.byzantine = undefined;
-    const stakeAfter = (await listNodes(target)).find((n) => n.id === byzantine.nodeId)?.stake ?? 0n;
-    say(`scene 3: node ${byzantine.nodeId} disputed and slashed: stake ${formatEther(stakeBefore)} -> ${formatEther(stakeAfter)} TRUST, reputation ${await net.reputation(byzantine.nodeId)}, banned`);
-
-    // Scene 4
-    const now = await net.currentEpoch();
-    const effective = now + 2n;
-    say(`scene 4: publishing scoring function v2 to IPFS and scheduling it through the timelock for epoch ${effective} (now ${now})`);
-    const v2 = await net.upgradePolicy("v2", effective);
-    await net.waitFor(
-      "a verdict made under v2",
-      async () => (await readVerdicts(target)).find((v) => v.policyCid === cidText(v2 as Hex) && v.epoch >= effective),
-      40_000,
-    );
-    const verdicts = await readVerdicts(target);
-    const lastV1 = [...verdicts].reverse().find((v) => v.policyCid === cidText(net.policyV1));
-    say(`scene 4: rounds of epoch >= ${effective} are scored by v2 (${cidText(v2 as Hex).slice(0, 20)}...); the last v1 verdict was in epoch ${lastV1?.epoch ?? "?"}`);
-
-    // Report
+    net = await Devnet.start({ ...demoOptions(nodes, dir), logLevel: opts.logLevel, progress: say });
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    throw e;
+  }
+  let exitCode = 0;
+  let upgrade: Promise<UpgradeSchedule> | undefined;
+  try {
+    const target = auditTarget(net);
+    await sceneAllTrusted(net, say);
+    // The policy upgrade is scheduled now, for two epochs ahead: those epochs pass while
+    // scenes 2 and 3 play, and scene 4 then only has to find the first v2 verdict.
+    upgrade = scheduleUpgrade(net);
+    upgrade.catch(() => undefined);
+    await sceneTamper(net, net.nodes[nodes - 1] as DevnetNode, say);
+    await sceneEquivocation(net, net.nodes[2] as DevnetNode, say);
+    await sceneUpgrade(net, upgrade, say);
     await report(net, target);
     say(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     if (opts.keep) {
@@ -128,6 +96,7 @@ async function main(): Promise<number> {
     process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
     exitCode = 1;
   } finally {
+    await upgrade?.catch(() => undefined);
     await net.stop();
     // A round still unwinding may touch its state for a moment after the stop: retry.
     await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });

@@ -10,6 +10,7 @@ import { register as registerAudit } from "./audit.js";
 import { register as registerWeb } from "./web.js";
 import { register as registerAttest } from "./attest.js";
 import { register as registerVrf } from "./vrf.js";
+import { register as registerGateway } from "./gateway.js";
 
 export function registerAll(program: Command): void {
   void program;
@@ -20,4 +21,5 @@ export function registerAll(program: Command): void {
   registerWeb(program);
   registerAttest(program);
   registerVrf(program);
+  registerGateway(program);
 }

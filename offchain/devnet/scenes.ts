@@ -1,0 +1,120 @@
+/**
+ * The four scenes of the main job, as plain steps over a running Devnet, shared by the
+ * demo (`npm start`) and its end-to-end test so the test proves exactly what the demo
+ * shows. Each scene waits for a fact on chain and returns what it saw; the narration is
+ * the caller's (`say`).
+ */
+import type { Hex } from "viem";
+import { formatEther } from "viem";
+import { NodeStatus } from "../core/protocol.js";
+import { cidText, listNodes, readVerdicts, type AuditTarget } from "../chain/reads.js";
+import type { Devnet, DevnetNode, DevnetOptions } from "./devnet.js";
+
+/**
+ * The demo's tempo. On 2 cores every gateway of the process shares one event loop, so
+ * rounds are spaced (one per node every ~10 s on average) for each to finish well within
+ * its reveal window; 12 s epochs keep the policy upgrade of scene 4 close.
+ */
+export const DEMO_TEMPO = {
+  epochSeconds: 12,
+  meanIntervalMs: 10_000,
+  revealWindowMs: 6_000,
+  roundTimeoutMs: 20_000,
+} as const;
+
+export function demoOptions(nodes: number, dir: string, extra: Partial<DevnetOptions> = {}): DevnetOptions {
+  return { nodes, dir, ...DEMO_TEMPO, quorum: Math.min(4, nodes - 2), onFailedVerdict: "reboot", ...extra };
+}
+
+export type Say = (line: string) => void;
+
+export function auditTarget(net: Devnet): AuditTarget {
+  return { client: net.publicClient, contracts: net.deployment.contracts, fromBlock: BigInt(net.deployment.startBlock) };
+}
+
+export async function statuses(net: Devnet): Promise<number[]> {
+  return Promise.all(net.nodes.map((n) => net.status(n.nodeId)));
+}
+
+/** Scene 1: enrolment and the first attestation of every node. */
+export async function sceneAllTrusted(net: Devnet, say: Say, timeoutMs = 90_000): Promise<void> {
+  say("scene 1: enrolment done; waiting for the first attestation rounds (VRF-drawn times)");
+  await net.waitFor("every node Trusted", async () => (await statuses(net)).every((s) => s === NodeStatus.Trusted), timeoutMs);
+  say(`scene 1: all ${net.nodes.length} nodes are Trusted on chain (${(await readVerdicts(auditTarget(net))).length} verdicts recorded)`);
+}
+
+export interface TamperResult {
+  victim: DevnetNode;
+  reputationBefore: bigint;
+  reputationAfter: bigint;
+}
+
+/** Scene 2: an unapproved container on one HPC -> Untrusted -> its gateway reboots it -> Trusted. */
+export async function sceneTamper(net: Devnet, victim: DevnetNode, say: Say, timeoutMs = 60_000): Promise<TamperResult> {
+  const reputationBefore = await net.reputation(victim.nodeId);
+  say(`scene 2: node ${victim.nodeId}'s HPC loads an unapproved container (cryptominer:latest), measured into PCR 10`);
+  await victim.machine.loadContainer("cryptominer:latest", Buffer.from("container image cryptominer:latest"));
+  await net.waitFor("the tampered node Untrusted", async () => (await net.status(victim.nodeId)) === NodeStatus.Untrusted, timeoutMs);
+  const reputationAfter = await net.reputation(victim.nodeId);
+  say(`scene 2: node ${victim.nodeId} is Untrusted; reputation ${reputationBefore} -> ${reputationAfter}; its gateway's action: reboot the HPC`);
+  await net.waitFor("the rebooted node Trusted again", async () => (await net.status(victim.nodeId)) === NodeStatus.Trusted, timeoutMs);
+  say(`scene 2: after a clean reboot node ${victim.nodeId} is attested Trusted again`);
+  return { victim, reputationBefore, reputationAfter };
+}
+
+export interface EquivocationResult {
+  byzantine: DevnetNode;
+  stakeBefore: bigint;
+  stakeAfter: bigint;
+}
+
+/** Scene 3: a verifier signs a second, conflicting vote -> disputed and slashed on chain. */
+export async function sceneEquivocation(net: Devnet, byzantine: DevnetNode, say: Say, timeoutMs = 60_000): Promise<EquivocationResult> {
+  const target = auditTarget(net);
+  const stakeBefore = (await listNodes(target)).find((n) => n.id === byzantine.nodeId)?.stake ?? 0n;
+  say(`scene 3: node ${byzantine.nodeId}'s gateway turns Byzantine: it signs a second, conflicting vote after each decision`);
+  byzantine.gateway.verifier.byzantine = "equivocate";
+  try {
+    await net.waitFor("the equivocating verifier slashed", async () => (await net.status(byzantine.nodeId)) === NodeStatus.Banned, timeoutMs);
+  } finally {
+    byzantine.gateway.verifier.byzantine = undefined;
+  }
+  const stakeAfter = (await listNodes(target)).find((n) => n.id === byzantine.nodeId)?.stake ?? 0n;
+  say(
+    `scene 3: node ${byzantine.nodeId} disputed and slashed: stake ${formatEther(stakeBefore)} -> ${formatEther(stakeAfter)} TRUST, reputation ${await net.reputation(byzantine.nodeId)}, banned`,
+  );
+  return { byzantine, stakeBefore, stakeAfter };
+}
+
+export interface UpgradeSchedule {
+  cid: Hex;
+  effective: bigint;
+  scheduledAt: bigint;
+}
+
+/**
+ * Scene 4, first half: publish v2 and schedule it through the timelock for two epochs
+ * ahead. The demo starts this early and lets the epochs pass while the other scenes play.
+ */
+export async function scheduleUpgrade(net: Devnet): Promise<UpgradeSchedule> {
+  const scheduledAt = await net.currentEpoch();
+  const effective = scheduledAt + 2n;
+  const cid = await net.upgradePolicy("v2", effective);
+  return { cid, effective, scheduledAt };
+}
+
+/** Scene 4, second half: a verdict scored by v2 in an epoch at or after the effective one. */
+export async function sceneUpgrade(net: Devnet, upgrade: Promise<UpgradeSchedule>, say: Say, timeoutMs = 60_000): Promise<UpgradeSchedule & { lastV1Epoch: bigint | undefined }> {
+  const u = await upgrade;
+  say(`scene 4: scoring function v2 published to IPFS and scheduled through the timelock (in epoch ${u.scheduledAt}) for epoch ${u.effective}`);
+  const target = auditTarget(net);
+  await net.waitFor(
+    "a verdict made under v2",
+    async () => (await readVerdicts(target)).find((v) => v.policyCid === cidText(u.cid) && v.epoch >= u.effective),
+    timeoutMs,
+  );
+  const verdicts = await readVerdicts(target);
+  const lastV1 = [...verdicts].reverse().find((v) => v.policyCid === cidText(net.policyV1));
+  say(`scene 4: rounds of epoch >= ${u.effective} are scored by v2 (${cidText(u.cid).slice(0, 20)}...); the last v1 verdict was in epoch ${lastV1?.epoch ?? "?"}`);
+  return { ...u, lastV1Epoch: lastV1?.epoch };
+}

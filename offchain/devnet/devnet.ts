@@ -56,6 +56,7 @@ import { parseSelectionStrings } from "../relayer/assess.js";
 import type { FailedVerdictAction } from "../relayer/config.js";
 import { Machine, type MachineImage } from "./machine.js";
 import { SandboxPool } from "../sandbox/pool.js";
+import type { SandboxResult, SandboxRunParameters } from "../sandbox/types.js";
 
 /** Hardhat's public development mnemonic: its accounts are funded by `hardhat node`. */
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
@@ -84,6 +85,29 @@ export interface DevnetNode {
   machine: Machine;
   identity: HpcIdentity;
   gateway: Gateway;
+}
+
+/**
+ * One sandbox for the gateways of this process, with identical runs shared. The scoring
+ * function is deterministic by contract (fixed clock and randomness, no I/O), so the six
+ * verifiers of a round that score the same quote with the same chain facts get the same
+ * answer: in one process it is computed once. Separate gateway daemons each compute it;
+ * a failed run (a deadline hit under load is not deterministic) is never shared.
+ */
+function sharedDeterministicRuns(run: (p: SandboxRunParameters) => Promise<SandboxResult<unknown>>): (p: SandboxRunParameters) => Promise<SandboxResult<unknown>> {
+  const results = new Map<string, Promise<SandboxResult<unknown>>>();
+  return (p) => {
+    const key = createHash("sha256").update(JSON.stringify([p.source, p.entry, p.input, p.limits, p.nowMs ?? null])).digest("hex");
+    const hit = results.get(key);
+    if (hit) return hit;
+    const pending = run(p).then((r) => {
+      if (!r.ok) results.delete(key);
+      return r;
+    });
+    if (results.size >= 1024) results.delete(results.keys().next().value as string);
+    results.set(key, pending);
+    return pending;
+  };
 }
 
 export const sha256Hex = (b: Uint8Array): Hex => `0x${createHash("sha256").update(b).digest("hex")}`;
@@ -172,6 +196,7 @@ export class Devnet {
 
       const sandbox = await SandboxPool.create({ size: 2 });
       net.sandbox = sandbox;
+      const scoringRuns = sharedDeterministicRuns((p) => sandbox.run(p));
       progress("enrolling each HPC (EK chain + credential activation) and registering with stake");
       const minStake = await publicClient.readContract({ address: deployment.contracts.NodeRegistry, abi: nodeRegistryAbi, functionName: "minStake" });
       for (let i = 0; i < opts.nodes; i++) {
@@ -223,7 +248,7 @@ export class Devnet {
           p2p: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [] },
           onFailedVerdict: opts.onFailedVerdict,
           actions: { reboot: () => machine.reboot() },
-          sandbox: (p) => sandbox.run(p),
+          sandbox: scoringRuns,
         });
         net.nodes.push({ index: i, nodeId, operator, gatewayAccount, machine, identity, gateway });
       }

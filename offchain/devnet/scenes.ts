@@ -12,13 +12,13 @@ import type { Devnet, DevnetNode, DevnetOptions } from "./devnet.js";
 
 /**
  * The demo's tempo. On 2 cores every gateway of the process shares one event loop, so
- * rounds are spaced (one per node every ~10 s on average) for each to finish well within
+ * rounds are spaced (one per node every ~12 s on average) for each to finish well within
  * its reveal window; 12 s epochs keep the policy upgrade of scene 4 close.
  */
 export const DEMO_TEMPO = {
   epochSeconds: 12,
-  meanIntervalMs: 10_000,
-  revealWindowMs: 6_000,
+  meanIntervalMs: 12_000,
+  revealWindowMs: 8_000,
   roundTimeoutMs: 20_000,
 } as const;
 

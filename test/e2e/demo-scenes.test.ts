@@ -1,0 +1,114 @@
+/**
+ * The main job's four scenes, end to end, on the demo's own parameters: a hardhat node,
+ * 7 swtpm-backed HPCs and their gateways in this process. Every assertion reads the chain.
+ * Needs swtpm and tpm2-tools (skipped with a message when absent, like the demo refuses).
+ */
+import "../../offchain/core/polyfills.js";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { Devnet, type DevnetNode } from "../../offchain/devnet/devnet.js";
+import {
+  auditTarget,
+  demoOptions,
+  sceneAllTrusted,
+  sceneEquivocation,
+  sceneTamper,
+  sceneUpgrade,
+  scheduleUpgrade,
+  statuses,
+  type UpgradeSchedule,
+} from "../../offchain/devnet/scenes.js";
+import { NodeStatus, Verdict } from "../../offchain/core/protocol.js";
+import { cidText, listNodes, readVerdicts } from "../../offchain/chain/reads.js";
+import { disputesAbi } from "../../offchain/chain/artifacts.js";
+
+function haveTools(): boolean {
+  try {
+    for (const tool of ["swtpm", "swtpm_setup", "tpm2_quote"]) execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("e2e: the demo's four scenes on chain", function () {
+  // Setup ~25 s, the scenes 1-2 min on 2 cores; the scenes' own timeouts fail first.
+  this.timeout(360_000);
+  const NODES = 7;
+  const quiet = (): void => undefined;
+  let dir: string;
+  let net: Devnet;
+  let victim: DevnetNode;
+  let byzantine: DevnetNode;
+  let upgrade: Promise<UpgradeSchedule>;
+
+  before(async function () {
+    if (!haveTools()) {
+      // The CI image installs them (scripts/ensure-prereqs.sh); a bare laptop may not.
+      this.skip();
+    }
+    dir = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "trustmesh-e2e-"));
+    net = await Devnet.start(demoOptions(NODES, dir));
+    victim = net.nodes[NODES - 1] as DevnetNode;
+    byzantine = net.nodes[2] as DevnetNode;
+  });
+
+  after(async function () {
+    await upgrade?.catch(() => undefined);
+    await net?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  });
+
+  it("scene 1: every node is attested Trusted", async function () {
+    await sceneAllTrusted(net, quiet);
+    expect(await statuses(net)).to.deep.equal(Array(NODES).fill(NodeStatus.Trusted));
+    const verdicts = await readVerdicts(auditTarget(net));
+    const attested = new Set(verdicts.filter((v) => v.verdictCode === Verdict.Trusted).map((v) => v.node));
+    expect(attested.size).to.equal(NODES);
+    for (const v of verdicts) expect(v.signers.length).to.be.at.least(net.opts.quorum);
+    upgrade = scheduleUpgrade(net);
+    upgrade.catch(() => undefined);
+  });
+
+  it("scene 2: a tampered HPC is found Untrusted, loses reputation, is rebooted and Trusted again", async function () {
+    const r = await sceneTamper(net, victim, quiet);
+    expect(r.reputationAfter < r.reputationBefore).to.equal(true);
+    const verdicts = await readVerdicts(auditTarget(net), { node: victim.nodeId });
+    const bad = verdicts.filter((v) => v.verdictCode === Verdict.Untrusted);
+    expect(bad.length).to.be.at.least(1);
+    const lastBad = bad[bad.length - 1]!;
+    const after = verdicts.filter((v) => v.blockNumber > lastBad.blockNumber && v.verdictCode === Verdict.Trusted);
+    expect(after.length, "a Trusted verdict after the reboot").to.be.at.least(1);
+    expect(await net.status(victim.nodeId)).to.equal(NodeStatus.Trusted);
+  });
+
+  it("scene 3: an equivocating verifier is disputed, slashed and banned", async function () {
+    const r = await sceneEquivocation(net, byzantine, quiet);
+    expect(await net.status(byzantine.nodeId)).to.equal(NodeStatus.Banned);
+    const node = (await listNodes(auditTarget(net))).find((n) => n.id === byzantine.nodeId);
+    expect(node?.stake).to.equal(r.stakeAfter);
+    expect(r.stakeAfter < r.stakeBefore).to.equal(true);
+    const resolved = await net.publicClient.getContractEvents({
+      address: net.deployment.contracts.Disputes!,
+      abi: disputesAbi,
+      eventName: "DisputeResolved",
+      fromBlock: BigInt(net.deployment.startBlock),
+      strict: true,
+    });
+    expect(resolved.some((e) => e.args.node === byzantine.nodeId)).to.equal(true);
+  });
+
+  it("scene 4: the scoring policy v2 takes effect at its epoch", async function () {
+    const u = await sceneUpgrade(net, upgrade, quiet);
+    const verdicts = await readVerdicts(auditTarget(net));
+    const v2 = verdicts.filter((v) => v.policyCid === cidText(u.cid));
+    expect(v2.length).to.be.at.least(1);
+    for (const v of v2) expect(v.epoch >= u.effective, `v2 verdict in epoch ${v.epoch} < ${u.effective}`).to.equal(true);
+    // Before the effective epoch every verdict was scored by v1.
+    for (const v of verdicts.filter((x) => x.epoch < u.effective)) expect(v.policyCid).to.equal(cidText(net.policyV1));
+  });
+});

@@ -354,20 +354,8 @@ contract NodeRegistry is INodeRegistry, AccessControl {
 
     function _register(Registration calldata r) private returns (uint64 nodeId) {
         _checkVrfKey(r.vrfPublicKey);
-        if (r.akDigest == bytes32(0)) revert NodeRegistryZeroAkDigest();
-        if (r.tier > MAX_TIER) revert NodeRegistryInvalidTier(r.tier, MAX_TIER);
-        if (r.tier >= EK_CERT_TIER && r.ekCertDigest == bytes32(0)) revert NodeRegistryMissingEkCert(r.tier);
-        if (r.stake < minStake) revert NodeRegistryStakeBelowMinimum(r.stake, minStake);
-        if (r.stake > type(uint88).max) revert NodeRegistryStakeOverflow(r.stake);
-
-        Totals memory t = _totals;
-        nodeId = t.nodeCount + 1;
-        _totals = Totals(nodeId, t.eligible, t.staked + uint128(r.stake));
-        _claimGateway(r.gateway, nodeId, NodeStatus.Registered);
-        _hot[nodeId] = Hot(r.gateway, NodeStatus.Registered, uint88(r.stake));
-        _cold[nodeId] = Cold(msg.sender, r.tier, uint8(r.vrfPublicKey[1] & 1), 0);
-        _vrfX[nodeId] = r.vrfPublicKey[0];
-        _identity[nodeId] = keccak256(abi.encode(r.akDigest, r.ekCertDigest, r.fingerprintRoot));
+        nodeId = _checkAndCount(r);
+        _storeNode(nodeId, r);
 
         emit NodeRegistered(
             nodeId,
@@ -382,6 +370,35 @@ contract NodeRegistry is INodeRegistry, AccessControl {
             r.stake
         );
         token.safeTransferFrom(msg.sender, address(this), r.stake);
+    }
+
+    /// @dev Checks the registration's fields and bumps the node and stake totals.
+    function _checkAndCount(Registration calldata r) private returns (uint64 nodeId) {
+        uint8 tier = r.tier;
+        uint256 stake = r.stake;
+        if (r.akDigest == bytes32(0)) revert NodeRegistryZeroAkDigest();
+        if (tier > MAX_TIER) revert NodeRegistryInvalidTier(tier, MAX_TIER);
+        if (tier >= EK_CERT_TIER && r.ekCertDigest == bytes32(0)) revert NodeRegistryMissingEkCert(tier);
+        if (stake < minStake) revert NodeRegistryStakeBelowMinimum(stake, minStake);
+        if (stake > type(uint88).max) revert NodeRegistryStakeOverflow(stake);
+        Totals memory t = _totals;
+        nodeId = t.nodeCount + 1;
+        _totals = Totals(nodeId, t.eligible, t.staked + uint128(stake));
+    }
+
+    /// @dev Writes a new node's slots, each fresh slot with one SSTORE.
+    function _storeNode(uint64 nodeId, Registration calldata r) private {
+        address gateway = r.gateway;
+        _claimGateway(gateway, nodeId, NodeStatus.Registered);
+        // The layout is Hot's: gateway | status << 160 | stake << 168.
+        Hot storage h = _hot[nodeId];
+        uint256 packed = uint256(uint160(gateway)) | (uint256(uint8(NodeStatus.Registered)) << 160) | (r.stake << 168);
+        assembly ("memory-safe") {
+            sstore(h.slot, packed)
+        }
+        _cold[nodeId] = Cold(msg.sender, r.tier, uint8(r.vrfPublicKey[1] & 1), 0);
+        _vrfX[nodeId] = r.vrfPublicKey[0];
+        _identity[nodeId] = keccak256(abi.encode(r.akDigest, r.ekCertDigest, r.fingerprintRoot));
     }
 
     function _addStake(uint64 nodeId, uint256 amount) private {
@@ -406,9 +423,14 @@ contract NodeRegistry is INodeRegistry, AccessControl {
 
     function _claimGateway(address gateway, uint64 nodeId, NodeStatus status) private {
         if (gateway == address(0)) revert NodeRegistryZeroGateway();
-        uint64 holder = _gateways[gateway].nodeId;
+        GatewayEntry storage g = _gateways[gateway];
+        uint64 holder = g.nodeId;
         if (holder != 0) revert NodeRegistryGatewayTaken(gateway, holder);
-        _gateways[gateway] = GatewayEntry(nodeId, status);
+        // One SSTORE; the layout is GatewayEntry's (nodeId | status << 64).
+        uint256 packed = uint256(nodeId) | (uint256(uint8(status)) << 64);
+        assembly ("memory-safe") {
+            sstore(g.slot, packed)
+        }
     }
 
     function _onlyOperator(uint64 nodeId) private view {

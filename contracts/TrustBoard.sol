@@ -32,13 +32,24 @@ contract TrustBoard is ITrustBoard, AccessControl, EIP712 {
     uint8 private constant FLAG_VOIDED = 1;
     uint8 private constant FLAG_SINGLE = 2;
 
-    /// @dev Parameters and the verdict counter share a slot: the certificate path reads
-    /// the parameters anyway, so counting costs only a warm write.
+    /// @dev Parameters, the verdict counter and the epoch of the round-check cache share a
+    /// slot: the certificate path reads the parameters anyway, so counting and knowing
+    /// whether the cache applies cost nothing extra.
     struct Config {
         uint16 quorum;
         uint40 challengeWindow;
         uint64 maxRoundAge;
         uint64 verdictCount;
+        uint64 cachedEpoch;
+    }
+
+    /// @dev An open epoch's committee threshold and active policy hash never change (the
+    /// clock fixes the threshold when the epoch opens; policy upgrades only take effect in
+    /// future epochs), so the latest epoch's pair is kept here instead of asking the clock
+    /// and the policy contract on every round.
+    struct EpochCache {
+        uint256 threshold;
+        bytes32 policyHash;
     }
 
     struct SingleVote {
@@ -58,6 +69,7 @@ contract TrustBoard is ITrustBoard, AccessControl, EIP712 {
     IReputation public immutable reputation;
 
     Config private _config;
+    EpochCache private _epochCache;
     mapping(uint256 => VerdictRecord) private _records;
     mapping(uint64 => History) private _history;
     mapping(uint256 => mapping(address => SingleVote)) private _singleVotes;
@@ -98,7 +110,7 @@ contract TrustBoard is ITrustBoard, AccessControl, EIP712 {
         uint256 n = signatures.length;
         if (n < cfg.quorum) revert TrustBoardNotEnoughSignatures(n, cfg.quorum);
         if (vrfOutputs.length != n) revert TrustBoardLengthMismatch(n, vrfOutputs.length);
-        uint256 threshold = _checkRound(vote, cfg.maxRoundAge);
+        uint256 threshold = _checkRound(vote, cfg);
 
         bytes32 digest = _hashTypedDataV4(_hashVote(vote));
         address[] memory signers = new address[](n);
@@ -235,7 +247,7 @@ contract TrustBoard is ITrustBoard, AccessControl, EIP712 {
 
     function _countVote(Vote calldata vote, bytes32 h, address signer, bytes32 vrfOutput, bool self) private {
         Config memory cfg = _config;
-        uint256 threshold = _checkRound(vote, cfg.maxRoundAge);
+        uint256 threshold = _checkRound(vote, cfg);
         if (uint256(vrfOutput) >= threshold) revert TrustBoardOutputAboveThreshold(signer, vrfOutput, threshold);
         SingleVote storage sv = _singleVotes[vote.round][signer];
         if (sv.voteHash != bytes32(0)) revert TrustBoardAlreadyVoted(vote.round, signer);
@@ -264,19 +276,31 @@ contract TrustBoard is ITrustBoard, AccessControl, EIP712 {
         _record(vote, bytes20(h), FLAG_SINGLE, signers, outputs);
     }
 
-    /// @dev Validates the round of `vote` and returns its epoch's committee threshold.
-    function _checkRound(Vote calldata vote, uint64 maxRoundAge) private view returns (uint256 threshold) {
+    /// @dev Validates the round of `vote` and returns its epoch's committee threshold. The
+    /// first round of a newer epoch than the cached one fills the cache (`cfg` is the
+    /// caller's copy of the config slot).
+    function _checkRound(Vote calldata vote, Config memory cfg) private returns (uint256 threshold) {
         (uint64 epoch, uint64 node,) = RoundId.decode(vote.round);
         if (node != vote.node) revert TrustBoardNodeMismatch(vote.round, vote.node);
         if (vote.verdict != TRUSTED && vote.verdict != UNTRUSTED) revert TrustBoardInvalidVerdict(vote.verdict);
         if (_records[vote.round].recordedAt != 0) revert TrustBoardRoundAlreadyRecorded(vote.round);
         uint64 current = clock.currentEpoch();
         if (epoch == 0 || epoch > current) revert TrustBoardEpochNotOpen(epoch, current);
-        if (current - epoch > maxRoundAge) revert TrustBoardRoundTooLate(vote.round, epoch, current);
+        if (current - epoch > cfg.maxRoundAge) revert TrustBoardRoundTooLate(vote.round, epoch, current);
         bytes32 given = keccak256(vote.policyCid);
-        bytes32 active = policy.activeCidHash(epoch);
+        bytes32 active;
+        if (epoch == cfg.cachedEpoch) {
+            EpochCache memory c = _epochCache;
+            (threshold, active) = (c.threshold, c.policyHash);
+        } else {
+            active = policy.activeCidHash(epoch);
+            threshold = clock.epochThreshold(epoch);
+            if (epoch > cfg.cachedEpoch) {
+                _config.cachedEpoch = epoch;
+                _epochCache = EpochCache(threshold, active);
+            }
+        }
         if (given != active) revert TrustBoardPolicyMismatch(epoch, given, active);
-        threshold = clock.epochThreshold(epoch);
     }
 
     function _record(
@@ -292,9 +316,7 @@ contract TrustBoard is ITrustBoard, AccessControl, EIP712 {
         _records[vote.round] =
             VerdictRecord(commitment, vote.verdict, vote.score, uint40(block.timestamp), flags, int32(delta));
         ++_config.verdictCount;
-        History storage h = _history[vote.node];
-        h.count += 1;
-        h.lastRound = uint192(vote.round);
+        _history[vote.node] = History(_history[vote.node].count + 1, uint192(vote.round));
         emit VerdictRecorded(
             vote.round, vote.node, vote.verdict, vote.score, vote.evidenceCid, vote.policyCid, signers, outputs
         );

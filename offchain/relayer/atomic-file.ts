@@ -3,7 +3,8 @@
  * fsync the directory. A reader (or a restarted daemon) sees either the old or the new
  * content, never a torn file.
  */
-import { open, rename, readFile, mkdir, unlink } from "node:fs/promises";
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { TrustmeshError } from "../core/errors.js";
@@ -13,27 +14,36 @@ export class StateFileError extends TrustmeshError {
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  // Synchronous on purpose: a state file is small, and the async fs calls queue behind every
+  // other user of libuv's small thread pool (IPFS blocks, other journals), which under load
+  // delayed a journal step by seconds; the sync calls cost microseconds on tmpfs and one
+  // fsync on a disk, and keep each write whole and in order.
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
-  const handle = await open(tmp, "w", 0o600);
+  const fd = openSync(tmp, "w", 0o600);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
   try {
-    await rename(tmp, path);
+    renameSync(tmp, path);
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Already gone.
+    }
     throw new StateFileError("STATE_WRITE", `could not replace ${path}`, { cause: e });
   }
-  const dirHandle = await open(dir, "r");
+  const dirFd = openSync(dir, "r");
   try {
-    await dirHandle.sync();
+    fsyncSync(dirFd);
   } finally {
-    await dirHandle.close();
+    closeSync(dirFd);
   }
 }
 

@@ -146,7 +146,8 @@ describe("web dashboard in headless Chromium", function () {
     await form.locator('input[name="score"]').fill("90");
     await form.locator('input[name="evidenceCid"]').fill(evidenceCid);
     await page.click("#vote-sign");
-    await page.waitForSelector("#vf-msg.ok");
+    // #vf-msg is already "ok" from connecting the wallet: wait for the signature itself.
+    await page.waitForFunction(() => /signature 0x/.test(document.getElementById("vote-signature")?.textContent ?? "") || document.getElementById("vf-msg")?.classList.contains("error"), undefined, { timeout: 60_000 });
     expect(await page.locator("#vote-signature").innerText()).to.match(/signature 0x[0-9a-f]{130}/);
     await shot("04-verifier-signed");
     // Missing VRF output: explained in words, nothing sent.

@@ -5,7 +5,7 @@
  * Run: npm run bench:gas
  */
 import hre from "hardhat";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { parseSignature, type Hash } from "viem";
 import {
   certificate,
@@ -32,9 +32,83 @@ async function gasOf(f: Fixture, hash: Hash): Promise<number> {
   return Number(r.gasUsed);
 }
 
+interface Part {
+  part: string;
+  gas: number;
+}
+
+/**
+ * Where a transaction's gas goes, from the node's opcode trace: the intrinsic cost (21,000
+ * plus calldata), each top-level call (its cold access, encoding and everything the callee
+ * ran), the entry contract's own SLOAD/SSTORE and LOG opcodes, the refund, and the rest
+ * (ABI decoding, hashing, memory, control flow).
+ */
+async function breakdown(f: Fixture, hash: Hash, names: Record<string, string>): Promise<Part[]> {
+  const tx = await f.publicClient.getTransaction({ hash });
+  const receipt = await f.publicClient.getTransactionReceipt({ hash });
+  type Log = { op: string; gas: number; gasCost: number; depth: number; stack?: string[] };
+  const trace = (await hre.network.provider.send("debug_traceTransaction", [
+    hash,
+    { disableStorage: true, disableMemory: true },
+  ])) as { structLogs: Log[] };
+  const logs = trace.structLogs;
+  const parts = new Map<string, number>();
+  const add = (k: string, g: number) => parts.set(k, (parts.get(k) ?? 0) + g);
+  const intrinsic = Number(tx.gas) - logs[0]!.gas;
+  let counted = 0;
+  for (let i = 0; i < logs.length; i++) {
+    const l = logs[i]!;
+    if (l.depth !== 1) continue;
+    let k: string | null = null;
+    let g = l.gasCost;
+    if (l.op === "CALL" || l.op === "STATICCALL") {
+      const next = logs.slice(i + 1).find((x) => x.depth === 1);
+      g = next ? l.gas - next.gas : l.gasCost;
+      const to = `0x${(l.stack?.[l.stack.length - 2] ?? "").replace(/^0x/, "").padStart(40, "0").slice(-40)}`.toLowerCase();
+      k = to === "0x0000000000000000000000000000000000000001" ? "ecrecover precompile (each 3,000 + call)" : `call ${names[to] ?? to}`;
+    } else if (l.op === "SSTORE" || l.op === "SLOAD") k = `own storage (${l.op})`;
+    else if (l.op.startsWith("LOG")) k = "own events (LOG)";
+    if (k === null) continue;
+    add(k, g);
+    counted += g;
+  }
+  const executed = logs[0]!.gas - logs[logs.length - 1]!.gas + logs[logs.length - 1]!.gasCost;
+  const refund = intrinsic + executed - Number(receipt.gasUsed);
+  return [
+    { part: "intrinsic: 21,000 base + calldata", gas: intrinsic },
+    ...[...parts.entries()].map(([part, gas]) => ({ part, gas })),
+    { part: "rest of the entry contract (ABI decoding, hashing, memory, control flow)", gas: executed - counted },
+    ...(refund !== 0 ? [{ part: "storage refund", gas: -refund }] : []),
+    { part: "total (gasUsed)", gas: Number(receipt.gasUsed) },
+  ];
+}
+
+function breakdownTable(title: string, parts: Part[]): string {
+  return [
+    `### ${title}`,
+    "",
+    "| part | gas |",
+    "| --- | ---: |",
+    ...parts.map((p) => `| ${p.part} | ${p.gas.toLocaleString("en-US")} |`),
+  ].join("\n");
+}
+
 async function main() {
   const f = await deployFixture();
   const rows: Row[] = [];
+  const names: Record<string, string> = Object.fromEntries(
+    (
+      [
+        [f.token.address, "token"],
+        [f.registry.address, "NodeRegistry"],
+        [f.clock.address, "EpochClock"],
+        [f.policy.address, "ScoringPolicy"],
+        [f.reputation.address, "Reputation"],
+        [f.board.address, "TrustBoard"],
+      ] as const
+    ).map(([a, n]) => [a.toLowerCase(), n]),
+  );
+  const breakdowns: { title: string; parts: Part[] }[] = [];
 
   // Seven committee nodes and one target, registered the plain way.
   const committee = [];
@@ -45,6 +119,7 @@ async function main() {
   // the same operator's second node (nonce slot already written).
   const op = f.operators[8]!;
   const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+  let lastHash: Hash = "0x";
   const permitRegister = async (keys: ReturnType<typeof nodeKeys>) => {
   const nonce = await f.token.read.nonces([op.account.address]);
   const sig = await op.signTypedData({
@@ -62,9 +137,12 @@ async function main() {
     message: { owner: op.account.address, spender: f.registry.address, value: MIN_STAKE, nonce, deadline },
   });
   const { v, r, s } = parseSignature(sig);
-  return gasOf(f, await f.registry.write.registerWithPermit([registration(keys), deadline, Number(v), r, s], { account: op.account }));
+  const hash = await f.registry.write.registerWithPermit([registration(keys), deadline, Number(v), r, s], { account: op.account });
+  lastHash = hash;
+  return gasOf(f, hash);
   };
   rows.push({ operation: "registerWithPermit (operator's first permit)", gasUsed: await permitRegister(nodeKeys(9)), target: 200_000, note: "permit + transferFrom + register; the token's nonce slot is new" });
+  breakdowns.push({ title: "registerWithPermit (operator's first permit)", parts: await breakdown(f, lastHash, names) });
   rows.push({ operation: "registerWithPermit (operator's later permit)", gasUsed: await permitRegister(nodeKeys(10)), target: 200_000, note: "same, nonce slot already non-zero" });
 
   const epoch = await f.clock.read.currentEpoch();
@@ -74,13 +152,14 @@ async function main() {
   const vote1 = makeVote(epoch, target.id, 0n);
   const c1 = await certificate(f, signers5, vote1);
   const h1 = await f.board.write.submitCertificate([vote1, c1.signatures, c1.vrfOutputs]);
-  rows.push({ operation: "submitCertificate (5 of 7), node's first verdict", gasUsed: await gasOf(f, h1), target: null, note: "creates the node's reputation and history slots" });
+  rows.push({ operation: "submitCertificate (5 of 7), node's first verdict", gasUsed: await gasOf(f, h1), target: null, note: "creates the node's reputation and history slots; also the deployment's first certificate, so it fills the epoch cache (2 fresh slots)" });
 
   // Certificate, steady state (same node, next round).
   const vote2 = makeVote(epoch, target.id, 1n, { score: 95 });
   const c2 = await certificate(f, signers5, vote2);
   const h2 = await f.board.write.submitCertificate([vote2, c2.signatures, c2.vrfOutputs]);
   rows.push({ operation: "submitCertificate (5 of 7)", gasUsed: await gasOf(f, h2), target: 120_000, note: "steady state: later verdict of a node" });
+  breakdowns.push({ title: "submitCertificate (5 of 7), steady state", parts: await breakdown(f, h2, names) });
   // Marginal cost per extra signer: 6 and 7 signatures on later rounds.
   const perSigner: number[] = [];
   for (const [k, seq] of [[6, 10n], [7, 11n]] as const) {
@@ -115,7 +194,19 @@ async function main() {
   const vote5b = makeVote(epoch, target.id, 4n, { verdict: 2 });
   const cheat2 = committee[5]!.keys.gateway;
   const hd2 = await f.disputes.write.disputeEquivocation([vote5, await signVote(f, cheat2, vote5), vote5b, await signVote(f, cheat2, vote5b), { signers: [], vrfOutputs: [] }], { account: disputer.account });
-  rows.push({ operation: "disputeEquivocation", gasUsed: await gasOf(f, hd2), target: 150_000, note: "steady state (second dispute)" });
+  rows.push({ operation: "disputeEquivocation (signer without reputation record)", gasUsed: await gasOf(f, hd2), target: null, note: "second dispute; the signer never had a verdict (bootstrap Registered verifier), so zeroing its reputation creates the slot" });
+  // Steady state: outside bootstrap every verifier is Trusted, i.e. has had a verdict and so
+  // already has a reputation record. Give committee[4] one (signed by four others and the
+  // target itself excluded), then dispute its equivocation.
+  const cheat3 = committee[4]!;
+  const prior = makeVote(epoch, cheat3.id, 0n);
+  const cp = await certificate(f, [...committee.slice(0, 4), target].map((n) => n.keys.gateway), prior);
+  await gasOf(f, await f.board.write.submitCertificate([prior, cp.signatures, cp.vrfOutputs]));
+  const vote6 = makeVote(epoch, target.id, 5n, { verdict: 1 });
+  const vote6b = makeVote(epoch, target.id, 5n, { verdict: 2 });
+  const hd3 = await f.disputes.write.disputeEquivocation([vote6, await signVote(f, cheat3.keys.gateway, vote6), vote6b, await signVote(f, cheat3.keys.gateway, vote6b), { signers: [], vrfOutputs: [] }], { account: disputer.account });
+  rows.push({ operation: "disputeEquivocation", gasUsed: await gasOf(f, hd3), target: 150_000, note: "steady state: third dispute, the signer is a Trusted verifier with a reputation record" });
+  breakdowns.push({ title: "disputeEquivocation, steady state", parts: await breakdown(f, hd3, names) });
 
   const md = [
     "| operation | gas used | target | met | note |",
@@ -130,8 +221,13 @@ async function main() {
     measuredAt: new Date().toISOString(),
   };
   await mkdir(new URL("./results/", import.meta.url), { recursive: true });
-  await writeFile(new URL("./results/gas.json", import.meta.url), JSON.stringify({ ...meta, results: rows }, null, 2) + "\n");
-  await writeFile(new URL("./results/gas.md", import.meta.url), `# Gas (${meta.network}, ${meta.hardfork}, solc ${meta.solc})\n\n${md}\n`);
+  await writeFile(new URL("./results/gas.json", import.meta.url), JSON.stringify({ ...meta, results: rows, breakdowns }, null, 2) + "\n");
+  const notes = await readFile(new URL("./results/gas.notes.md", import.meta.url), "utf8");
+  const tables = breakdowns.map((b) => breakdownTable(b.title, b.parts)).join("\n\n");
+  await writeFile(
+    new URL("./results/gas.md", import.meta.url),
+    `# Gas (${meta.network}, ${meta.hardfork}, solc ${meta.solc})\n\n${md}\n\n## Where the gas goes (measured)\n\n${tables}\n\n${notes}`,
+  );
   console.log(md);
 }
 

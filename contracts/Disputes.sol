@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {IDisputes} from "./interfaces/IDisputes.sol";
 import {ITrustBoard} from "./interfaces/ITrustBoard.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
@@ -37,6 +38,10 @@ contract Disputes is IDisputes, AccessControl {
     INodeRegistry public immutable registry;
     IReputation public immutable reputation;
     IEpochClock public immutable clock;
+    /// @dev The board's EIP-712 domain separator, computed once; recomputed only if the
+    /// chain id changes (a fork), like OpenZeppelin's EIP712.
+    bytes32 private immutable _boardDomain;
+    uint256 private immutable _domainChainId;
     IVRFVerifier public verifier;
     Params public params;
     mapping(bytes32 => bool) private _punished;
@@ -59,6 +64,8 @@ contract Disputes is IDisputes, AccessControl {
         registry = registry_;
         reputation = reputation_;
         clock = clock_;
+        _boardDomain = TrustBoardHashing.domainSeparator(address(board_));
+        _domainChainId = block.chainid;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(DEFAULT_ADMIN_ROLE, governor);
         _grantRole(GOVERNOR_ROLE, governor);
@@ -198,7 +205,9 @@ contract Disputes is IDisputes, AccessControl {
 
     function _recover(bytes32 structHash, bytes calldata signature) private view returns (address signer) {
         ECDSA.RecoverError err;
-        (signer, err,) = ECDSA.tryRecoverCalldata(TrustBoardHashing.digest(address(board), structHash), signature);
+        bytes32 domain =
+            block.chainid == _domainChainId ? _boardDomain : TrustBoardHashing.domainSeparator(address(board));
+        (signer, err,) = ECDSA.tryRecoverCalldata(MessageHashUtils.toTypedDataHash(domain, structHash), signature);
         if (err != ECDSA.RecoverError.NoError) revert DisputesBadSignature();
     }
 

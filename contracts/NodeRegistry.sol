@@ -104,9 +104,24 @@ contract NodeRegistry is INodeRegistry, AccessControl {
         returns (uint64 nodeId)
     {
         // A front-run permit (same signature used by someone else) already set the
-        // allowance; only fail when the allowance is really missing.
-        try IERC20Permit(address(token)).permit(msg.sender, address(this), r.stake, deadline, v, rs, ss) {}
-        catch {}
+        // allowance, so the permit's outcome is ignored: the transfer in `_register` fails
+        // when the allowance is really missing. Encoded in scratch memory past the free
+        // pointer (nothing is allocated) and called without `try`'s code-size check.
+        bytes4 selector = IERC20Permit.permit.selector;
+        address tokenAddress = address(token);
+        uint256 value = r.stake;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 0x04), caller())
+            mstore(add(p, 0x24), address())
+            mstore(add(p, 0x44), value)
+            mstore(add(p, 0x64), deadline)
+            mstore(add(p, 0x84), and(v, 0xff))
+            mstore(add(p, 0xa4), rs)
+            mstore(add(p, 0xc4), ss)
+            pop(call(gas(), tokenAddress, 0, p, 0xe4, 0, 0))
+        }
         return _register(r);
     }
 
@@ -382,23 +397,38 @@ contract NodeRegistry is INodeRegistry, AccessControl {
         if (stake < minStake) revert NodeRegistryStakeBelowMinimum(stake, minStake);
         if (stake > type(uint88).max) revert NodeRegistryStakeOverflow(stake);
         Totals memory t = _totals;
-        nodeId = t.nodeCount + 1;
+        unchecked {
+            // 2^64 registrations cannot happen.
+            nodeId = t.nodeCount + 1;
+        }
         _totals = Totals(nodeId, t.eligible, t.staked + uint128(stake));
     }
 
-    /// @dev Writes a new node's slots, each fresh slot with one SSTORE.
+    /// @dev Writes a new node's slots, each fresh slot with one SSTORE (the packed words
+    /// follow the struct layouts: first member in the lowest bits).
     function _storeNode(uint64 nodeId, Registration calldata r) private {
         address gateway = r.gateway;
         _claimGateway(gateway, nodeId, NodeStatus.Registered);
-        // The layout is Hot's: gateway | status << 160 | stake << 168.
         Hot storage h = _hot[nodeId];
-        uint256 packed = uint256(uint160(gateway)) | (uint256(uint8(NodeStatus.Registered)) << 160) | (r.stake << 168);
+        Cold storage c = _cold[nodeId];
+        // Hot: gateway | status << 160 | stake << 168 (stake < 2^88 was checked).
+        uint256 hot = uint256(uint160(gateway)) | (uint256(uint8(NodeStatus.Registered)) << 160) | (r.stake << 168);
+        // Cold: operator | tier << 160 | vrfParity << 168 | until (0) << 176.
+        uint256 cold = uint256(uint160(msg.sender)) | (uint256(r.tier) << 160) | ((r.vrfPublicKey[1] & 1) << 168);
         assembly ("memory-safe") {
-            sstore(h.slot, packed)
+            sstore(h.slot, hot)
+            sstore(c.slot, cold)
         }
-        _cold[nodeId] = Cold(msg.sender, r.tier, uint8(r.vrfPublicKey[1] & 1), 0);
         _vrfX[nodeId] = r.vrfPublicKey[0];
-        _identity[nodeId] = keccak256(abi.encode(r.akDigest, r.ekCertDigest, r.fingerprintRoot));
+        // keccak256(abi.encode(akDigest, ekCertDigest, fingerprintRoot)): the three words are
+        // contiguous in calldata (offsets 0x60..0xc0 of the Registration head).
+        bytes32 identity;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            calldatacopy(p, add(r, 0x60), 0x60)
+            identity := keccak256(p, 0x60)
+        }
+        _identity[nodeId] = identity;
     }
 
     function _addStake(uint64 nodeId, uint256 amount) private {

@@ -36,7 +36,11 @@ library TrustBoardHashing {
 
     /// @notice The digest a signer signs for `structHash` in the domain of `board` on this chain.
     function digest(address board, bytes32 structHash) internal view returns (bytes32) {
-        bytes32 domain = keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, board));
-        return MessageHashUtils.toTypedDataHash(domain, structHash);
+        return MessageHashUtils.toTypedDataHash(domainSeparator(board), structHash);
+    }
+
+    /// @notice The EIP-712 domain separator of `board` on this chain.
+    function domainSeparator(address board) internal view returns (bytes32) {
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, board));
     }
 }

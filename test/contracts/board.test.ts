@@ -103,6 +103,30 @@ describe("TrustBoard", () => {
       await expect(submit(late, cl.signatures, cl.vrfOutputs)).to.be.rejectedWith("TrustBoardRoundTooLate");
     });
 
+    it("the per-epoch round-check cache follows policy upgrades, in newer and older epochs", async () => {
+      const { f, committee, target, epoch } = await loadFixture(committeeFixture);
+      const gws = committee.map((n) => n.keys.gateway).slice(0, 5);
+      const submit = async (e: bigint, seq: bigint, policyCid: `0x${string}`) => {
+        const v = makeVote(e, target.id, seq, { policyCid });
+        const c = await certificate(f, gws, v);
+        return f.board.write.submitCertificate([v, c.signatures, c.vrfOutputs]);
+      };
+      await f.policy.write.scheduleUpgrade([OTHER_CID, epoch + 1n], { account: f.governor.account });
+      await submit(epoch, 0n, POLICY_CID); // fills the cache for `epoch`
+      await expect(submit(epoch, 1n, OTHER_CID)).to.be.rejectedWith("TrustBoardPolicyMismatch"); // cache hit
+      await time.increase(3600);
+      await f.clock.write.openEpoch();
+      await expect(submit(epoch + 1n, 0n, POLICY_CID)).to.be.rejectedWith("TrustBoardPolicyMismatch"); // miss
+      await submit(epoch + 1n, 1n, OTHER_CID); // fills the cache for epoch + 1
+      // an older epoch misses the cache and keeps its own policy
+      await expect(submit(epoch, 2n, OTHER_CID)).to.be.rejectedWith("TrustBoardPolicyMismatch");
+      await submit(epoch, 3n, POLICY_CID);
+      // and did not evict the newer epoch
+      await expect(submit(epoch + 1n, 2n, POLICY_CID)).to.be.rejectedWith("TrustBoardPolicyMismatch");
+      await submit(epoch + 1n, 3n, OTHER_CID);
+      expect(await f.board.read.verdictCount()).to.equal(4n);
+    });
+
     it("after bootstrap only Trusted signers count; a replay on another chainId fails", async () => {
       const { f, committee, target, epoch } = await loadFixture(committeeFixture);
       const gws = committee.map((n) => n.keys.gateway);

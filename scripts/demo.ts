@@ -77,11 +77,11 @@ async function main(): Promise<number> {
   try {
     const target = auditTarget(net);
     await sceneAllTrusted(net, say);
+    await sceneTamper(net, net.nodes[nodes - 1] as DevnetNode, say);
     // The policy upgrade is scheduled now, for two epochs ahead: those epochs pass while
-    // scenes 2 and 3 play, and scene 4 then only has to find the first v2 verdict.
+    // scene 3 plays, and scene 4 then only has to find the first v2 verdict.
     upgrade = scheduleUpgrade(net);
     upgrade.catch(() => undefined);
-    await sceneTamper(net, net.nodes[nodes - 1] as DevnetNode, say);
     await sceneEquivocation(net, net.nodes[2] as DevnetNode, say);
     await sceneUpgrade(net, upgrade, say);
     await report(net, target);

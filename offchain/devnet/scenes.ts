@@ -7,17 +7,18 @@
 import type { Hex } from "viem";
 import { formatEther } from "viem";
 import { NodeStatus } from "../core/protocol.js";
-import { cidText, listNodes, readVerdicts, type AuditTarget } from "../chain/reads.js";
+import { cidText, listNodes, readReputationHistory, readVerdicts, type AuditTarget } from "../chain/reads.js";
 import type { Devnet, DevnetNode, DevnetOptions } from "./devnet.js";
 
 /**
- * The demo's tempo. On 2 cores every gateway of the process shares one event loop, so
- * rounds are spaced (one per node every ~12 s on average) for each to finish well within
+ * The demo's tempo. Rounds are Poisson per node: a node may go an epoch or two without
+ * one, so each scene's wait allows several epochs. On 2 cores every gateway of the process shares one event loop, so
+ * rounds are spaced (one per node every ~10 s on average) for each to finish well within
  * its reveal window; 12 s epochs keep the policy upgrade of scene 4 close.
  */
 export const DEMO_TEMPO = {
   epochSeconds: 12,
-  meanIntervalMs: 12_000,
+  meanIntervalMs: 10_000,
   revealWindowMs: 8_000,
   roundTimeoutMs: 20_000,
 } as const;
@@ -37,7 +38,7 @@ export async function statuses(net: Devnet): Promise<number[]> {
 }
 
 /** Scene 1: enrolment and the first attestation of every node. */
-export async function sceneAllTrusted(net: Devnet, say: Say, timeoutMs = 90_000): Promise<void> {
+export async function sceneAllTrusted(net: Devnet, say: Say, timeoutMs = 120_000): Promise<void> {
   say("scene 1: enrolment done; waiting for the first attestation rounds (VRF-drawn times)");
   await net.waitFor("every node Trusted", async () => (await statuses(net)).every((s) => s === NodeStatus.Trusted), timeoutMs);
   say(`scene 1: all ${net.nodes.length} nodes are Trusted on chain (${(await readVerdicts(auditTarget(net))).length} verdicts recorded)`);
@@ -50,12 +51,16 @@ export interface TamperResult {
 }
 
 /** Scene 2: an unapproved container on one HPC -> Untrusted -> its gateway reboots it -> Trusted. */
-export async function sceneTamper(net: Devnet, victim: DevnetNode, say: Say, timeoutMs = 60_000): Promise<TamperResult> {
-  const reputationBefore = await net.reputation(victim.nodeId);
+export async function sceneTamper(net: Devnet, victim: DevnetNode, say: Say, timeoutMs = 120_000): Promise<TamperResult> {
   say(`scene 2: node ${victim.nodeId}'s HPC loads an unapproved container (cryptominer:latest), measured into PCR 10`);
   await victim.machine.loadContainer("cryptominer:latest", Buffer.from("container image cryptominer:latest"));
   await net.waitFor("the tampered node Untrusted", async () => (await net.status(victim.nodeId)) === NodeStatus.Untrusted, timeoutMs);
-  const reputationAfter = await net.reputation(victim.nodeId);
+  // Trusted verdicts may land between the tampering and the failed round: the fall is read
+  // from the chain's own reputation history, at the first untrusted verdict.
+  const history = await readReputationHistory(auditTarget(net), victim.nodeId);
+  const fall = history.findIndex((p) => p.reason === 2);
+  const reputationAfter = fall >= 0 ? (history[fall]?.score ?? 0n) : await net.reputation(victim.nodeId);
+  const reputationBefore = fall > 0 ? (history[fall - 1]?.score ?? 0n) : reputationAfter;
   say(`scene 2: node ${victim.nodeId} is Untrusted; reputation ${reputationBefore} -> ${reputationAfter}; its gateway's action: reboot the HPC`);
   await net.waitFor("the rebooted node Trusted again", async () => (await net.status(victim.nodeId)) === NodeStatus.Trusted, timeoutMs);
   say(`scene 2: after a clean reboot node ${victim.nodeId} is attested Trusted again`);
@@ -69,7 +74,7 @@ export interface EquivocationResult {
 }
 
 /** Scene 3: a verifier signs a second, conflicting vote -> disputed and slashed on chain. */
-export async function sceneEquivocation(net: Devnet, byzantine: DevnetNode, say: Say, timeoutMs = 60_000): Promise<EquivocationResult> {
+export async function sceneEquivocation(net: Devnet, byzantine: DevnetNode, say: Say, timeoutMs = 90_000): Promise<EquivocationResult> {
   const target = auditTarget(net);
   const stakeBefore = (await listNodes(target)).find((n) => n.id === byzantine.nodeId)?.stake ?? 0n;
   say(`scene 3: node ${byzantine.nodeId}'s gateway turns Byzantine: it signs a second, conflicting vote after each decision`);
@@ -94,7 +99,8 @@ export interface UpgradeSchedule {
 
 /**
  * Scene 4, first half: publish v2 and schedule it through the timelock for two epochs
- * ahead. The demo starts this early and lets the epochs pass while the other scenes play.
+ * ahead. The demo starts this once scene 2 is over (v2 is stricter: a node just rebooted
+ * after a failure does not pass it at once) and lets the epochs pass during scene 3.
  */
 export async function scheduleUpgrade(net: Devnet): Promise<UpgradeSchedule> {
   const scheduledAt = await net.currentEpoch();
@@ -104,7 +110,7 @@ export async function scheduleUpgrade(net: Devnet): Promise<UpgradeSchedule> {
 }
 
 /** Scene 4, second half: a verdict scored by v2 in an epoch at or after the effective one. */
-export async function sceneUpgrade(net: Devnet, upgrade: Promise<UpgradeSchedule>, say: Say, timeoutMs = 60_000): Promise<UpgradeSchedule & { lastV1Epoch: bigint | undefined }> {
+export async function sceneUpgrade(net: Devnet, upgrade: Promise<UpgradeSchedule>, say: Say, timeoutMs = 90_000): Promise<UpgradeSchedule & { lastV1Epoch: bigint | undefined }> {
   const u = await upgrade;
   say(`scene 4: scoring function v2 published to IPFS and scheduled through the timelock (in epoch ${u.scheduledAt}) for epoch ${u.effective}`);
   const target = auditTarget(net);

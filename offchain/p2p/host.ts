@@ -115,6 +115,9 @@ function topicScoreParams(): TopicScoreParams {
   });
 }
 
+/** Rejections that follow from a registry standing rather than from a forged or broken message. */
+const STANDING_REASONS: ReadonlySet<RejectedMessage["reason"]> = new Set(["not-admitted", "unbound-source", "source-scope"]);
+
 /** How long a re-scoped peer may stay on topics outside its new scope (see onAdmission). */
 const RESCOPE_GRACE_MS = 30_000;
 
@@ -315,9 +318,16 @@ export class TrustmeshHost implements Startable {
   }
 
   private rejectFrom(kind: TopicKind, source: string, reason: RejectedMessage["reason"], detail: string): TopicValidatorResult {
+    for (const l of [...this.rejectListeners]) l({ topic: kind, propagationSource: source, reason, detail });
+    if (STANDING_REASONS.has(reason)) {
+      // Refused, but not held against anyone: the sender's standing changed a moment ago
+      // (a status fell, bootstrap ended, the binding is still in flight) and it or a relay
+      // acted on the old one. Gossipsub's Ignore drops the message without the invalid-
+      // delivery penalty; a Reject here cut honest gateways off the mesh within seconds.
+      return TopicValidatorResult.Ignore;
+    }
     this.admissions.penalise(source);
     this.invalidateScore(source);
-    for (const l of [...this.rejectListeners]) l({ topic: kind, propagationSource: source, reason, detail });
     return TopicValidatorResult.Reject;
   }
 

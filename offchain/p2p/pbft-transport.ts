@@ -38,6 +38,8 @@ export interface PbftTransportOptions {
   onError?: (err: unknown) => void;
 }
 
+const PENALISED_REJECTS: ReadonlySet<string> = new Set(["malformed", "bad-digest", "conflicting-pre-prepare"]);
+
 export class PbftTransport implements Startable {
   private readonly queue: ReplicaInput[] = [];
   private draining = false;
@@ -141,6 +143,10 @@ export class PbftTransport implements Startable {
           this.opts.onDecide?.(o.decision);
           break;
         case "reject": {
+          // Only what no honest replica sends costs gossip score. A committee formed a
+          // moment apart, an evidence view that differs, a stale view: those are rejected by
+          // the replica too, but penalising them cut honest gateways off the gossip mesh.
+          if (!PENALISED_REJECTS.has(o.reason)) break;
           const nodeId = this.opts.committee[o.from];
           const peer = nodeId === undefined ? undefined : this.opts.host.admittedPeers().find((p) => p.nodeId === nodeId);
           if (peer !== undefined) this.opts.host.admissions.penalise(peer.peerId);

@@ -143,6 +143,10 @@ export class Gateway {
       heartbeatIntervalMs: 500,
     });
     await this.host.start();
+    this.host.onRejected((r) => {
+      this.metrics.inc("p2p_messages_rejected");
+      rt.log.debug({ topic: r.topic, reason: r.reason, detail: r.detail }, "p2p message rejected");
+    });
     this.attestation = new AttestationService({
       nodeId: rt.nodeId,
       host: this.host,

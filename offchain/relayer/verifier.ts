@@ -515,7 +515,8 @@ export class VerifierService {
     if (base) base.signers.forEach((s, k) => bySigner.set(s.toLowerCase(), { signature: base.signatures[k] as Hex, vrfOutput: base.vrfOutputs[k] as Hex }));
     const mine = o.journal.signedVote(vote.round);
     if (mine) bySigner.set(o.account.address.toLowerCase(), { signature: mine.signature as Hex, vrfOutput: output });
-    const deadline = Date.now() + 2_000;
+    // Members' commits trail the decision by up to a few seconds on a loaded machine.
+    const deadline = Date.now() + Math.min(6_000, o.params.roundTimeoutMs / 3);
     for (;;) {
       for (const [replica, c] of commits) {
         const member = members[replica];

@@ -16,6 +16,7 @@ import { deployTrustMesh } from "../offchain/chain/deploy.js";
 import { writeDeploymentFile, type DeploymentFile } from "../offchain/chain/deployment-file.js";
 import { epochClockAbi, nodeRegistryAbi, scoringPolicyAbi, trustBoardAbi } from "../offchain/chain/artifacts.js";
 import { cidText } from "../offchain/chain/reads.js";
+import { ensureWebBuilt, startWebServer } from "../offchain/cli/web-server.js";
 
 /** Hardhat's public development mnemonic (its accounts are funded by `hardhat node`). */
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
@@ -88,8 +89,15 @@ async function main(): Promise<void> {
       process.stdout.write(lines.join("\n") + "\n\n");
     }
     if (opts.keep) {
-      say(`chain running at ${node.rpcUrl}; try: ./bin/trustmesh.js audit nodes --rpc ${node.rpcUrl} --deployment ${out}   (Ctrl-C stops)`);
-      await new Promise<void>((r) => process.once("SIGINT", () => r()));
+      const root = await ensureWebBuilt((step) => say(step));
+      const { url, server } = await startWebServer({ port: 0, root, config: async () => ({ rpc: node.rpcUrl, deployment }) });
+      say(`chain running at ${node.rpcUrl}; dashboard at ${url}`);
+      say(`try: ./bin/trustmesh.js audit nodes --rpc ${node.rpcUrl} --deployment ${out}   (Ctrl-C stops)`);
+      await new Promise<void>((r) => {
+        process.once("SIGINT", () => r());
+        process.once("SIGTERM", () => r());
+      });
+      server.close();
     }
   } finally {
     await node.stop();

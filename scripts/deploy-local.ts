@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { createPublicClient, createWalletClient, formatEther, http, parseEther, type PublicClient } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
-import { startLocalNode } from "../offchain/chain/local-node.js";
+import { DEV_MNEMONIC, startLocalNode } from "../offchain/chain/local-node.js";
 import { chainFor } from "../offchain/chain/client.js";
 import { deployTrustMesh } from "../offchain/chain/deploy.js";
 import { writeDeploymentFile, type DeploymentFile } from "../offchain/chain/deployment-file.js";
@@ -18,8 +18,6 @@ import { epochClockAbi, nodeRegistryAbi, scoringPolicyAbi, trustBoardAbi } from 
 import { cidText } from "../offchain/chain/reads.js";
 import { ensureWebBuilt, startWebServer } from "../offchain/cli/web-server.js";
 
-/** Hardhat's public development mnemonic (its accounts are funded by `hardhat node`). */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 
 const opts = new Command()
   .name("deploy-local")

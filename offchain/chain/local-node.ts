@@ -7,6 +7,9 @@ import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { TrustmeshError } from "../core/errors.js";
 
+/** Hardhat's public development mnemonic: `hardhat node` funds its accounts. Local chains only. */
+export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+
 export class LocalNodeError extends TrustmeshError {
   override name = "LocalNodeError";
 }

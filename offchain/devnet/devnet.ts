@@ -31,7 +31,7 @@ import {
 } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { startLocalNode, type LocalNode } from "../chain/local-node.js";
+import { DEV_MNEMONIC, startLocalNode, type LocalNode } from "../chain/local-node.js";
 import { chainFor } from "../chain/client.js";
 import { deployTrustMesh } from "../chain/deploy.js";
 import type { DeploymentFile } from "../chain/deployment-file.js";
@@ -58,8 +58,6 @@ import { Machine, type MachineImage } from "./machine.js";
 import { SandboxPool } from "../sandbox/pool.js";
 import type { SandboxResult, SandboxRunParameters } from "../sandbox/types.js";
 
-/** Hardhat's public development mnemonic: its accounts are funded by `hardhat node`. */
-const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 
 export const BOOT_IMAGE: MachineImage["bootImage"] = { label: "trustmesh-hpc-2026.11.efi", content: Buffer.from("trustmesh HPC boot image 2026.11 (kernel + initrd)") };
 export const WORKER_IMAGE = { label: "trustmesh/worker:1.4", content: Buffer.from("container image trustmesh/worker:1.4") };

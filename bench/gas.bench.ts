@@ -6,7 +6,7 @@
  */
 import hre from "hardhat";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { parseSignature, type Hash } from "viem";
+import type { Hash } from "viem";
 import {
   certificate,
   deployFixture,
@@ -14,6 +14,7 @@ import {
   nodeKeys,
   registerNode,
   registration,
+  signStakePermit,
   signVote,
   MIN_STAKE,
   type Fixture,
@@ -122,22 +123,8 @@ async function main() {
   let lastHash: Hash = "0x";
   const permitRegister = async (keys: ReturnType<typeof nodeKeys>) => {
   const nonce = await f.token.read.nonces([op.account.address]);
-  const sig = await op.signTypedData({
-    domain: { name: await f.token.read.name(), version: "1", chainId: f.chainId, verifyingContract: f.token.address },
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
-    primaryType: "Permit",
-    message: { owner: op.account.address, spender: f.registry.address, value: MIN_STAKE, nonce, deadline },
-  });
-  const { v, r, s } = parseSignature(sig);
-  const hash = await f.registry.write.registerWithPermit([registration(keys), deadline, Number(v), r, s], { account: op.account });
+  const { v, r, s } = await signStakePermit(f, op, MIN_STAKE, nonce, deadline);
+  const hash = await f.registry.write.registerWithPermit([registration(keys), deadline, v, r, s], { account: op.account });
   lastHash = hash;
   return gasOf(f, hash);
   };

@@ -16,6 +16,7 @@ import {
   toBytes,
   toHex,
   parseEventLogs,
+  parseSignature,
   getContract,
   type Abi,
   type Address,
@@ -24,6 +25,7 @@ import {
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { deployTrustMesh } from "../../offchain/chain/deploy.js";
 import { trustTokenAbi } from "../../offchain/chain/artifacts.js";
+import { permitTypes } from "../../offchain/chain/permit.js";
 import { DEFAULT_POLICY_CID, type TrustMeshParams } from "../../deploy/params.js";
 import { trustBoardDomain, voteTypes, vrfClaimTypes, type Vote, type VrfClaim } from "../../offchain/chain/eip712.js";
 import { encodeRoundId } from "../../offchain/core/protocol.js";
@@ -90,6 +92,18 @@ export async function deployFixture(verifier?: Address) {
 }
 
 export type Fixture = Awaited<ReturnType<typeof deployFixture>>;
+
+/** An operator's EIP-2612 permit letting the registry pull `value` stake tokens, as (v, r, s). */
+export async function signStakePermit(f: Fixture, op: Fixture["operators"][number], value: bigint, nonce: bigint, deadline: bigint) {
+  const sig = await op.signTypedData({
+    domain: { name: await f.token.read.name(), version: "1", chainId: f.chainId, verifyingContract: f.token.address },
+    types: permitTypes,
+    primaryType: "Permit",
+    message: { owner: op.account.address, spender: f.registry.address, value, nonce, deadline },
+  });
+  const { v, r, s } = parseSignature(sig);
+  return { v: Number(v), r, s };
+}
 
 export function registration(keys: NodeKeys, stake = MIN_STAKE, tier = 2) {
   return {

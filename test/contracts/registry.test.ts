@@ -2,7 +2,7 @@
 import hre from "hardhat";
 import { expect } from "chai";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { getAddress, parseEther, parseSignature, toHex, zeroAddress } from "viem";
+import { getAddress, parseEther, toHex, zeroAddress } from "viem";
 import { NodeStatus } from "../../offchain/core/protocol.js";
 import { ROLES } from "../../offchain/chain/deploy.js";
 import {
@@ -14,6 +14,7 @@ import {
   registerNode,
   registration,
   METADATA_CID,
+  signStakePermit,
   type Fixture,
 } from "./fixture.js";
 
@@ -92,22 +93,8 @@ describe("NodeRegistry", () => {
       const op = f.operators[3]!;
       const k = nodeKeys(7);
       const deadline = BigInt((await time.latest()) + 3600);
-      const sig = await op.signTypedData({
-        domain: { name: await f.token.read.name(), version: "1", chainId: f.chainId, verifyingContract: f.token.address },
-        types: {
-          Permit: [
-            { name: "owner", type: "address" },
-            { name: "spender", type: "address" },
-            { name: "value", type: "uint256" },
-            { name: "nonce", type: "uint256" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
-        primaryType: "Permit",
-        message: { owner: op.account.address, spender: f.registry.address, value: MIN_STAKE, nonce: 0n, deadline },
-      });
-      const { v, r, s } = parseSignature(sig);
-      const hash = await f.registry.write.registerWithPermit([registration(k), deadline, Number(v), r, s], { account: op.account });
+      const { v, r, s } = await signStakePermit(f, op, MIN_STAKE, 0n, deadline);
+      const hash = await f.registry.write.registerWithPermit([registration(k), deadline, v, r, s], { account: op.account });
       await expectEvent(f.registry, hash, "NodeRegistered", { nodeId: 1n, gateway: k.gateway.address });
       await expectEvent(f.token, hash, "Approval", { owner: op.account.address, spender: f.registry.address });
       await invariant(f);
@@ -115,23 +102,9 @@ describe("NodeRegistry", () => {
       // allowance it set is what the transfer needs.
       const k3 = nodeKeys(9);
       const deadline3 = BigInt((await time.latest()) + 3600);
-      const sig3 = await op.signTypedData({
-        domain: { name: await f.token.read.name(), version: "1", chainId: f.chainId, verifyingContract: f.token.address },
-        types: {
-          Permit: [
-            { name: "owner", type: "address" },
-            { name: "spender", type: "address" },
-            { name: "value", type: "uint256" },
-            { name: "nonce", type: "uint256" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
-        primaryType: "Permit",
-        message: { owner: op.account.address, spender: f.registry.address, value: MIN_STAKE, nonce: 1n, deadline: deadline3 },
-      });
-      const p3 = parseSignature(sig3);
-      await f.token.write.permit([op.account.address, f.registry.address, MIN_STAKE, deadline3, Number(p3.v), p3.r, p3.s]);
-      const h3 = await f.registry.write.registerWithPermit([registration(k3), deadline3, Number(p3.v), p3.r, p3.s], { account: op.account });
+      const p3 = await signStakePermit(f, op, MIN_STAKE, 1n, deadline3);
+      await f.token.write.permit([op.account.address, f.registry.address, MIN_STAKE, deadline3, p3.v, p3.r, p3.s]);
+      const h3 = await f.registry.write.registerWithPermit([registration(k3), deadline3, p3.v, p3.r, p3.s], { account: op.account });
       await expectEvent(f.registry, h3, "NodeRegistered", { nodeId: 2n, gateway: k3.gateway.address });
       const r3 = registration(k3);
       expect(await f.registry.read.identityMatches([2n, r3.akDigest, r3.ekCertDigest, r3.fingerprintRoot])).to.equal(true);
@@ -144,7 +117,7 @@ describe("NodeRegistry", () => {
       // A bad permit and no allowance: the transfer fails.
       const k2 = nodeKeys(8);
       await expect(
-        f.registry.write.registerWithPermit([registration(k2), deadline, Number(v), r, s], { account: op.account }),
+        f.registry.write.registerWithPermit([registration(k2), deadline, v, r, s], { account: op.account }),
       ).to.be.rejectedWith("ERC20InsufficientAllowance");
     });
 

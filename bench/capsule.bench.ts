@@ -7,35 +7,46 @@
  *
  * "sandbox in-VM" is the time inside the QuickJS VM (load the source, parse the input
  * JSON, run, check and serialise the output); "sandbox wall" adds the worker thread's
- * start and VM creation, i.e. what a caller of runInSandbox waits. The end-to-end task
- * time needs TaskMarket and is reported as null until then.
+ * start and VM creation, i.e. what a caller of runInSandbox waits. The function is the
+ * demo's own, ipfs/tasks/intersection.js, on the demo's lists (offchain/task/scenario.ts).
+ *
+ * End-to-end task time: a Devnet (default 7 nodes, the demo's tempo) runs the capsule
+ * task `--tasks` times (default 2) from createTask to the executor's payment, with the
+ * split (result on chain, opened, post-run verdict, settled). `--no-devnet` skips it.
+ *
+ *   npm run bench:capsule [-- --quick] [-- --no-devnet] [-- --nodes 7 --tasks 2]
  */
+import "../offchain/core/polyfills.js";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { generateCapsuleKeyPair, openCapsule, sealCapsule } from "../offchain/capsule/index.js";
 import { SandboxPool, runInSandbox, unwrap, warmUpSandbox } from "../offchain/sandbox/index.js";
+import { bundledTaskSource } from "../ipfs/tasks/index.js";
+import { nameLists, runCapsuleTask, type CapsuleTaskReport } from "../offchain/task/scenario.js";
+import { TaskWorld } from "../offchain/task/devnet.js";
+import { Devnet } from "../offchain/devnet/devnet.js";
+import { demoOptions, statuses } from "../offchain/devnet/scenes.js";
+import { NodeStatus } from "../offchain/core/protocol.js";
 
 const quick = process.argv.includes("--quick");
+const withDevnet = !process.argv.includes("--no-devnet");
+const argValue = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? Number.parseInt(process.argv[i + 1]!, 10) : fallback;
+};
 const ctx = { taskId: 1n, role: "input" };
 
-/** The function "A" defines in the seed's example: the sorted common names of two lists. */
-export const INTERSECTION_SOURCE = `function intersect(input) {
-  var seen = new Set(input.b);
-  var out = [];
-  for (var i = 0; i < input.a.length; i++) if (seen.has(input.a[i])) out.push(input.a[i]);
-  out.sort();
-  return out;
-}`;
+/** The function "A" defines in the seed's example, exactly as pinned: the common names of two lists. */
+export const INTERSECTION_SOURCE = new TextDecoder().decode(await bundledTaskSource("intersection"));
+const ENTRY = "run";
+type Lists = string[][];
 
-/** Two lists of `n` distinct names sharing about half of them; deterministic. */
-export function namesLists(n: number): { a: string[]; b: string[] } {
-  let s = 0x2545f491;
-  const next = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0), s);
-  const pool = Array.from({ length: Math.floor(n * 1.5) }, (_, i) => `name-${i.toString(36)}-${(next() % 1e6).toString(36)}`);
-  const pick = (offset: number) => pool.slice(offset, offset + n).sort(() => 0).map((x) => x);
-  return { a: pick(0), b: pick(Math.floor(n / 2)) };
+/** The demo's two lists of `n` distinct names, a quarter of them in common (deterministic). */
+export function namesLists(n: number): Lists {
+  const l = nameLists(n, Math.floor(n / 4));
+  return [l.b, l.c];
 }
 
 /** CPU ms of the calling thread (Linux); see the same helper in offchain/sandbox/worker.mjs. */
@@ -51,7 +62,7 @@ const REPEAT = 20;
 const REPEATED_SOURCE = `${INTERSECTION_SOURCE}
 function intersectRepeated(input) {
   var r;
-  for (var k = 0; k < input.times; k++) r = intersect(input.lists);
+  for (var k = 0; k < input.times; k++) r = run(input.lists);
   return r.length;
 }`;
 
@@ -59,8 +70,8 @@ function intersectRepeated(input) {
  * Load-independent comparison: CPU time of REPEAT calls, native (this thread) against the
  * sandbox (the worker thread), so that neighbours on a shared machine do not count.
  */
-async function intersectionCpu(lists: { a: string[]; b: string[] }, runs: number) {
-  const nativeFn = new Function(`${INTERSECTION_SOURCE}\nreturn intersect;`)() as (x: typeof lists) => string[];
+async function intersectionCpu(lists: Lists, runs: number) {
+  const nativeFn = new Function(`${INTERSECTION_SOURCE}\nreturn run;`)() as (x: Lists) => string[];
   const native: number[] = [];
   const sandbox: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -113,7 +124,7 @@ async function capsuleThroughput(payloadBytes: number, minMs: number) {
 
 async function intersection(runs: number) {
   const lists = namesLists(10_000);
-  const nativeFn = new Function(`${INTERSECTION_SOURCE}\nreturn intersect;`)() as (x: typeof lists) => string[];
+  const nativeFn = new Function(`${INTERSECTION_SOURCE}\nreturn run;`)() as (x: Lists) => string[];
   const expected = nativeFn(lists);
 
   // Native, same process, same source: the function alone, and with the JSON boundary the
@@ -126,19 +137,19 @@ async function intersection(runs: number) {
     nativeFn(lists);
     nativeMs.push(performance.now() - t);
     t = performance.now();
-    JSON.stringify(nativeFn(JSON.parse(inputJson) as typeof lists));
+    JSON.stringify(nativeFn(JSON.parse(inputJson) as Lists));
     nativeJsonMs.push(performance.now() - t);
   }
 
-  const limits = { timeMs: 5000, memoryBytes: 128 * 2 ** 20 };
+  const limits = { timeMs: 5000, memoryBytes: 128 * 2 ** 20, maxOutputBytes: 16 * 2 ** 20 };
   // The first run in a process pays V8's lazy, baseline-tier compilation of the engine.
-  const cold = await runInSandbox<string[]>({ source: INTERSECTION_SOURCE, entry: "intersect", input: lists, limits });
+  const cold = await runInSandbox<string[]>({ source: INTERSECTION_SOURCE, entry: ENTRY, input: lists, limits });
   const warmUpMs = await warmUpSandbox();
   const runMs: number[] = [];
   const vmMs: number[] = [];
   const wallMs: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const res = await runInSandbox<string[]>({ source: INTERSECTION_SOURCE, entry: "intersect", input: lists, limits });
+    const res = await runInSandbox<string[]>({ source: INTERSECTION_SOURCE, entry: ENTRY, input: lists, limits });
     const value = unwrap(res);
     if (value.length !== expected.length || value.some((v, j) => v !== expected[j])) throw new Error("sandbox and native intersections differ");
     runMs.push(res.stats.runMs);
@@ -154,7 +165,7 @@ async function intersection(runs: number) {
   const poolWall: number[] = [];
   const poolTrivial: number[] = [];
   for (let i = 0; i < runs; i++) {
-    poolWall.push(unwrapStats(await pool.run<string[]>({ source: INTERSECTION_SOURCE, entry: "intersect", input: lists, limits })));
+    poolWall.push(unwrapStats(await pool.run<string[]>({ source: INTERSECTION_SOURCE, entry: ENTRY, input: lists, limits })));
     poolTrivial.push(unwrapStats(await pool.run({ source: "function f() { return 1; }", entry: "f", input: null, limits: { timeMs: 1000, memoryBytes: 8 * 2 ** 20 } })));
   }
   await pool.close();
@@ -192,18 +203,75 @@ async function intersection(runs: number) {
   };
 }
 
+/**
+ * The whole task on a Devnet: createTask -> (pre-run verdict, claim, key, run, seal,
+ * submit) -> result on chain -> B and C open it -> post-run verdict -> settle (paid).
+ * Attestation rounds come at VRF-drawn times (mean gap per node = the tempo's
+ * meanIntervalMs), so the two verdict waits dominate; the executor's own path is reported
+ * separately (candidate -> submitted, without the pre-run wait).
+ */
+async function endToEnd(nodes: number, tasks: number) {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const { existsSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "trustmesh-capsule-bench-"));
+  const options = demoOptions(nodes, dir);
+  const t0 = performance.now();
+  const net = await Devnet.start(options);
+  const startMs = performance.now() - t0;
+  const executorPaths: Record<string, number>[] = [];
+  let world: TaskWorld | undefined;
+  try {
+    world = await TaskWorld.attach(net, {
+      onOutcome: (_n, _t, o) => {
+        if (o.kind === "submitted") executorPaths.push({ ...o.timings, pathMs: (o.timings.submitted ?? 0) - (o.timings.preRunVerdict ?? 0) });
+      },
+    });
+    world.start();
+    const want = Math.min(nodes, 4);
+    await net.waitFor(`${want} Trusted nodes`, async () => (await statuses(net)).filter((x) => x === NodeStatus.Trusted).length >= want, 300_000);
+    const trustedAfterMs = performance.now() - t0;
+    const reports: CapsuleTaskReport[] = [];
+    for (let i = 0; i < tasks; i++) reports.push(await runCapsuleTask(world, { size: 10_000, overlap: 2_500, resultTimeoutMs: 300_000, settleTimeoutMs: 300_000 }));
+    return {
+      nodes,
+      tempo: { meanIntervalMs: options.meanIntervalMs, revealWindowMs: options.revealWindowMs, epochSeconds: options.epochSeconds },
+      devnetStartMs: startMs,
+      trustedAfterMs,
+      tasks: reports.map((r) => ({ taskId: r.taskId.toString(), executor: r.executor.toString(), ...r.timings })),
+      executorPaths,
+      medianSettledMs: median(reports.map((r) => r.timings.settled)),
+      medianResultOnChainMs: median(reports.map((r) => r.timings.resultOnChain)),
+      medianExecutorPathMs: executorPaths.length ? median(executorPaths.map((p) => p.pathMs ?? 0)) : null,
+    };
+  } finally {
+    await world?.stop();
+    await net.stop();
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  }
+}
+
 async function main() {
   const minMs = quick ? 300 : 1500;
   const runs = quick ? 3 : 7;
   const capsules = [await capsuleThroughput(1024, minMs), await capsuleThroughput(100 * 1024, minMs)];
   const sandbox = await intersection(runs);
+  // A devnet that cannot finish (an overloaded machine) must not cost the sandbox figures.
+  let e2eError: string | null = null;
+  const e2e = withDevnet
+    ? await endToEnd(argValue("--nodes", 7), argValue("--tasks", quick ? 1 : 2)).catch((e: unknown) => {
+        e2eError = e instanceof Error ? e.message : String(e);
+        return null;
+      })
+    : null;
   const results = {
     capsules,
     sandbox,
-    // End-to-end task time (createTask -> result capsules opened -> payment) needs
-    // TaskMarket (issue 6); measured there, null until then.
-    endToEndTaskMs: null,
-    endToEndTaskNote: "pending: TaskMarket and the capsule demo are not built yet",
+    endToEndTaskMs: e2e?.medianSettledMs ?? null,
+    endToEnd: e2e,
+    endToEndError: e2eError,
+    endToEndTarget: { maxMs: 5000, meets: e2e ? e2e.medianSettledMs <= 5000 : null },
     environment: { cpus: cpus().length, loadAverage1m: loadavg()[0], node: process.version, quick },
     measuredAt: new Date().toISOString(),
   };
@@ -233,7 +301,15 @@ async function main() {
   }
   console.log(`wall ratios (median): function only ${f(sandbox.ratios.functionOnly)}x, with JSON boundary ${f(sandbox.ratios.withJsonBoundary)}x`);
   console.log(`target sandbox <= 20x native (${sandbox.cpuTime ? "CPU time" : "wall"}, function only): ${sandbox.meetsTarget ? "met" : "NOT met"}; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`);
-  console.log("end-to-end task time: null (needs TaskMarket)\nwrote bench/results/capsule.json");
+  if (e2e) {
+    console.log(`\nend-to-end task on a ${e2e.nodes}-node devnet (mean attestation gap ${e2e.tempo.meanIntervalMs} ms per node), ms from createTask:`);
+    console.table(e2e.tasks.map((t) => ({ task: t.taskId, executor: t.executor, created: t.created, "result on chain": t.resultOnChain, "opened by B and C": t.opened, "post-run verdict": t.postRunVerdict, "settled (paid)": t.settled })));
+    console.table(e2e.executorPaths.map((p) => ({ "pre-run verdict wait": p.preRunVerdict, "key released": p.key, "inputs opened": p.inputs, "sandbox run": p.sandboxRunMs, "result sealed": p.sealed, submitted: p.submitted, "executor path (no waits)": p.pathMs })));
+    console.log(`end-to-end (median): ${f(e2e.medianSettledMs / 1000, 1)} s to payment (target 5 s: ${e2e.medianSettledMs <= 5000 ? "met" : "NOT met"}); result on chain ${f(e2e.medianResultOnChainMs / 1000, 1)} s; executor path without the verdict waits ${e2e.medianExecutorPathMs === null ? "?" : f(e2e.medianExecutorPathMs, 0)} ms`);
+  } else {
+    console.log(`end-to-end task time: ${e2eError ? `failed: ${e2eError}` : "skipped (--no-devnet)"}`);
+  }
+  console.log("wrote bench/results/capsule.json");
 }
 
 await main();

@@ -10,7 +10,13 @@
  *    on receipt by everyone, or only by the certificate builder) and without batching (1).
  *    All n replicas share this one process, so per-gateway figures would be ~n times better.
  * 2. VRF prove/verify and on-chain fastVerify gas (bench/lib/vrf-bench.ts, if present).
- * 3. Gossip latency and PBFT over libp2p on loopback (bench/lib/p2p-bench.ts, if present).
+ * 3. Gossip latency and PBFT over libp2p on loopback (bench/lib/p2p-bench.ts, if present), all
+ *    hosts on this process's one thread.
+ * 4. The same with one worker thread per host (bench/lib/p2p-workers.ts), n = 7: closer to one
+ *    host per machine, though here every thread still shares the machine's two cores.
+ *
+ * Every rate comes with CPU seconds of this process (all threads) and the 1-minute load
+ * average: on a shared machine wall-clock rates mostly measure waiting for a core.
  */
 import "../offchain/core/polyfills.js";
 import { existsSync } from "node:fs";
@@ -233,13 +239,15 @@ async function optional<T>(file: string, what: string, run: (mod: Record<string,
 async function main(): Promise<void> {
   const quick = process.argv.includes("--quick");
   const pbftOnly = process.argv.includes("--pbft-only");
+  // Re-measures only the worker-thread section and keeps every other section of the last run.
+  const workersOnly = process.argv.includes("--workers-only");
   const sizesArg = process.argv.find((a) => a.startsWith("--sizes="));
   const sizes = sizesArg ? sizesArg.slice(8).split(",").map(Number) : [4, 7, 10];
   const rounds = quick ? 5 : 20;
   const burst = quick ? 32 : 64;
 
   const pbft: InProcessFigures[] = [];
-  for (const n of sizes) {
+  for (const n of workersOnly ? [] : sizes) {
     const f = await inProcess(n, rounds, burst, quick ? 8 : 16);
     pbft.push(f);
     console.log(`in-process n=${n} done`);
@@ -263,7 +271,7 @@ async function main(): Promise<void> {
     ),
   );
 
-  const vrf = pbftOnly ? { skipped: "--pbft-only" } : await optional("./lib/vrf-bench.ts", "VRF bench", async (m) => {
+  const vrf = pbftOnly || workersOnly ? { skipped: "--pbft-only" } : await optional("./lib/vrf-bench.ts", "VRF bench", async (m) => {
     const runVrfBench = m.runVrfBench as (o: object) => Promise<Record<string, unknown>>;
     const format = m.formatVrfTable as ((f: unknown) => string) | undefined;
     const figures = await runVrfBench(quick ? { minSeconds: 0.5, gasSamples: 3 } : {});
@@ -272,13 +280,13 @@ async function main(): Promise<void> {
   });
 
   const libp2pAvailable = existsSync(new URL("../offchain/p2p/pbft-transport.ts", import.meta.url));
-  const p2p = pbftOnly
+  const p2p = pbftOnly || workersOnly
     ? { skipped: "--pbft-only" }
     : libp2pAvailable
     ? await optional("./lib/p2p-bench.ts", "P2P bench", async (m) => {
         const runP2pBench = m.runP2pBench as (o: object) => Promise<Record<string, unknown>>;
         const figures = await runP2pBench(
-          quick ? { pacedMessages: 100, burstMessages: 200, pbftSizes: [4, 7], pbftRounds: 5, pbftBurst: 32 } : { pbftSizes: sizes },
+          quick ? { pacedMessages: 100, burstMessages: 200, pbftSizes: [4, 7], pbftRounds: 5, pbftBurst: 32 } : { pbftSizes: sizes, pbftRounds: 20, pbftBurst: 128 },
         );
         console.log("\nGossip and PBFT over libp2p (loopback)");
         console.log(JSON.stringify(figures, null, 2));
@@ -286,10 +294,35 @@ async function main(): Promise<void> {
       })
     : { skipped: "offchain/p2p/pbft-transport.ts absent" };
 
+  const p2pWorkers = pbftOnly
+    ? { skipped: "--pbft-only" }
+    : await optional("./lib/p2p-workers.ts", "P2P worker-thread bench", async (m) => {
+        const runGossipWorkers = m.runGossipWorkers as (n: number, o: object) => Promise<Record<string, unknown>>;
+        const runPbftWorkers = m.runPbftWorkers as (n: number, rounds: number, burst: number) => Promise<Record<string, unknown>>;
+        const load = () => Math.round(loadavg()[0]! * 100) / 100;
+        const loadBefore = load();
+        // Each part on its own: a failure of one still leaves the other's figures.
+        const attempt = async (what: string, run: () => Promise<Record<string, unknown>>) => {
+          try {
+            return await run();
+          } catch (e) {
+            const msg = e instanceof Error ? e.message : String(e);
+            console.log(`(${what} failed: ${msg})`);
+            return { skipped: `failed: ${msg}` };
+          }
+        };
+        const gossip = await attempt("worker gossip", () => runGossipWorkers(7, quick ? { pacedMessages: 100, burstMessages: 200 } : {}));
+        const pbft = [await attempt("worker PBFT n=7", () => runPbftWorkers(7, quick ? 5 : 20, quick ? 64 : 128))];
+        const figures = { gossip, pbft, environment: { cpus: cpus().length, loadAverage1mBefore: loadBefore, loadAverage1mAfter: load() } };
+        console.log("\nGossip and PBFT over libp2p, one worker thread per host (loopback)");
+        console.log(JSON.stringify(figures, null, 2));
+        return figures;
+      });
+
   await mkdir(new URL("./results/", import.meta.url), { recursive: true });
   const resultFile = new URL("./results/consensus.json", import.meta.url);
-  let previous: { vrf?: unknown; p2p?: unknown } = {};
-  if (pbftOnly && existsSync(resultFile)) {
+  let previous: { environment?: unknown; pbftInProcess?: InProcessFigures[]; vrf?: unknown; p2p?: unknown; p2pWorkers?: unknown } = {};
+  if ((pbftOnly || workersOnly) && existsSync(resultFile)) {
     // --pbft-only refreshes the in-process section and keeps the VRF and libp2p sections of the last full run.
     try {
       previous = JSON.parse(await readFile(resultFile, "utf8")) as typeof previous;
@@ -299,10 +332,12 @@ async function main(): Promise<void> {
   }
   const out = {
     generatedAt: new Date().toISOString(),
-    environment: { cpus: cpus().length, loadAverage1m: Math.round(loadavg()[0]! * 100) / 100, node: process.version, quick },
-    pbftInProcess: pbft,
-    vrf: pbftOnly && previous.vrf ? previous.vrf : vrf,
-    p2p: pbftOnly && previous.p2p ? previous.p2p : p2p,
+    environment:
+      workersOnly && previous.environment ? previous.environment : { cpus: cpus().length, loadAverage1m: Math.round(loadavg()[0]! * 100) / 100, node: process.version, quick },
+    pbftInProcess: workersOnly && previous.pbftInProcess ? previous.pbftInProcess : pbft,
+    vrf: (pbftOnly || workersOnly) && previous.vrf ? previous.vrf : vrf,
+    p2p: (pbftOnly || workersOnly) && previous.p2p ? previous.p2p : p2p,
+    p2pWorkers: pbftOnly && previous.p2pWorkers ? previous.p2pWorkers : p2pWorkers,
   };
   await writeFile(resultFile, JSON.stringify(out, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2) + "\n");
   console.log("\nwrote bench/results/consensus.json");

@@ -1,12 +1,13 @@
 /**
  * Gas of the on-chain hot paths, measured in-process on the Hardhat network (cancun):
- * register with permit, single vote, certificate with quorum 5 of 7, equivocation dispute.
+ * register with permit, single vote, certificate with quorum 5 of 7, equivocation dispute,
+ * and a TaskMarket task's createTask / submitResult / settle.
  * Writes bench/results/gas.json and gas.md and prints the table.
  * Run: npm run bench:gas
  */
 import hre from "hardhat";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import type { Hash } from "viem";
+import { maxUint256, type Hash } from "viem";
 import {
   certificate,
   deployFixture,
@@ -19,6 +20,7 @@ import {
   MIN_STAKE,
   type Fixture,
 } from "../test/contracts/fixture.js";
+import { createTask, submit } from "../test/contracts/task-market.helpers.js";
 
 interface Row {
   operation: string;
@@ -194,6 +196,28 @@ async function main() {
   const hd3 = await f.disputes.write.disputeEquivocation([vote6, await signVote(f, cheat3.keys.gateway, vote6), vote6b, await signVote(f, cheat3.keys.gateway, vote6b), { signers: [], vrfOutputs: [] }], { account: disputer.account });
   rows.push({ operation: "disputeEquivocation", gasUsed: await gasOf(f, hd3), target: 150_000, note: "steady state: third dispute, the signer is a Trusted verifier with a reputation record" });
   breakdowns.push({ title: "disputeEquivocation, steady state", parts: await breakdown(f, hd3, names) });
+
+  // TaskMarket: the target (Trusted) executes; 2 inputs, 2 recipients, a real ECVRF proof.
+  const market = { market: await hre.viem.getContractAt("TaskMarket", f.deployment.contracts.TaskMarket), creator: disputer };
+  names[market.market.address.toLowerCase()] = "TaskMarket";
+  if (f.deployment.contracts.VRFVerifier) names[f.deployment.contracts.VRFVerifier.toLowerCase()] = "VRFVerifier";
+  await f.token.write.approve([market.market.address, maxUint256], { account: disputer.account });
+  const t1 = await createTask(market);
+  rows.push({ operation: "TaskMarket.createTask (first task)", gasUsed: await gasOf(f, t1.hash), target: null, note: "5 new task slots + the fresh counter/escrow slot; spec arrays only in events" });
+  const t2 = await createTask(market);
+  rows.push({ operation: "TaskMarket.createTask", gasUsed: await gasOf(f, t2.hash), target: null, note: "steady state: 5 new task slots, counter/escrow slot updated" });
+  const signersPost = [...committee.slice(0, 4).map((n) => n.keys.gateway), nodeKeys(9).gateway];
+  const pre = makeVote(epoch, target.id, 19n);
+  const cpre = await certificate(f, signersPost, pre);
+  await gasOf(f, await f.board.write.submitCertificate([pre, cpre.signatures, cpre.vrfOutputs]));
+  const hs = await submit(market, target, t2.id);
+  rows.push({ operation: "TaskMarket.submitResult", gasUsed: await gasOf(f, hs), target: null, note: "node and pre-run verdict checks + ECVRF fastVerify + 3 slots written" });
+  breakdowns.push({ title: "TaskMarket.submitResult", parts: await breakdown(f, hs, names) });
+  const post = makeVote(epoch, target.id, 20n);
+  const cpost = await certificate(f, signersPost, post);
+  await gasOf(f, await f.board.write.submitCertificate([post, cpost.signatures, cpost.vrfOutputs]));
+  const hst = await market.market.write.settle([t2.id]);
+  rows.push({ operation: "TaskMarket.settle (Trusted)", gasUsed: await gasOf(f, hst), target: null, note: "post-run verdict read from TrustBoard, payment pushed to the operator" });
 
   const md = [
     "| operation | gas used | target | met | note |",

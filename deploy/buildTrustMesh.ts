@@ -86,13 +86,30 @@ export function buildTrustMesh(m: IgnitionModuleBuilder, opts: { deployToken: bo
     timelock,
   ]);
 
+  const market = m.contract("TaskMarket", [
+    token,
+    registry,
+    clock,
+    board,
+    verifier,
+    {
+      slashBps: m.getParameter("slashBps", p.slashBps),
+      rewardBps: m.getParameter("rewardBps", p.rewardBps),
+      banPeriod: m.getParameter("banPeriod", p.banPeriod),
+    },
+    deployer,
+    timelock,
+  ]);
+
   const g1 = m.call(registry, "grantRole", [ROLE("VERDICT_ROLE"), board], { id: "Registry_Verdict_Board" });
   const g2 = m.call(registry, "grantRole", [ROLE("SLASHER_ROLE"), disputes], { id: "Registry_Slasher_Disputes" });
   const g3 = m.call(reputation, "grantRole", [ROLE("VERDICT_ROLE"), board], { id: "Reputation_Verdict_Board" });
   const g4 = m.call(reputation, "grantRole", [ROLE("SLASHER_ROLE"), disputes], { id: "Reputation_Slasher_Disputes" });
   const g5 = m.call(board, "grantRole", [ROLE("DISPUTES_ROLE"), disputes], { id: "Board_Disputes_Disputes" });
 
-  const wired = [g1, g2, g3, g4, g5];
+  const g6 = m.call(registry, "grantRole", [ROLE("SLASHER_ROLE"), market], { id: "Registry_Slasher_TaskMarket" });
+
+  const wired = [g1, g2, g3, g4, g5, g6];
   for (const [name, c] of [
     ["NodeRegistry", registry],
     ["EpochClock", clock],
@@ -101,9 +118,10 @@ export function buildTrustMesh(m: IgnitionModuleBuilder, opts: { deployToken: bo
     ["ImageRegistry", images],
     ["TrustBoard", board],
     ["Disputes", disputes],
+    ["TaskMarket", market],
   ] as const) {
     m.call(c, "renounceRole", [DEFAULT_ADMIN, deployer], { id: `${name}_RenounceDeployerAdmin`, after: wired });
   }
 
-  return { timelock, token, registry, clock, policy, reputation, images, board, disputes };
+  return { timelock, token, registry, clock, policy, reputation, images, board, disputes, market };
 }

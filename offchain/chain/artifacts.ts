@@ -13,6 +13,7 @@ import ScoringPolicyJson from "../../artifacts/contracts/ScoringPolicy.sol/Scori
 import ImageRegistryJson from "../../artifacts/contracts/ImageRegistry.sol/ImageRegistry.json" with { type: "json" };
 import TrustBoardJson from "../../artifacts/contracts/TrustBoard.sol/TrustBoard.json" with { type: "json" };
 import DisputesJson from "../../artifacts/contracts/Disputes.sol/Disputes.json" with { type: "json" };
+import TaskMarketJson from "../../artifacts/contracts/TaskMarket.sol/TaskMarket.json" with { type: "json" };
 import TimelockJson from "../../artifacts/contracts/governance/TrustMeshTimelock.sol/TrustMeshTimelock.json" with { type: "json" };
 import type { TrustToken$Type } from "../../artifacts/contracts/token/TrustToken.sol/TrustToken.js";
 import type { NodeRegistry$Type } from "../../artifacts/contracts/NodeRegistry.sol/NodeRegistry.js";
@@ -22,6 +23,7 @@ import type { ScoringPolicy$Type } from "../../artifacts/contracts/ScoringPolicy
 import type { ImageRegistry$Type } from "../../artifacts/contracts/ImageRegistry.sol/ImageRegistry.js";
 import type { TrustBoard$Type } from "../../artifacts/contracts/TrustBoard.sol/TrustBoard.js";
 import type { Disputes$Type } from "../../artifacts/contracts/Disputes.sol/Disputes.js";
+import type { TaskMarket$Type } from "../../artifacts/contracts/TaskMarket.sol/TaskMarket.js";
 import type { TrustMeshTimelock$Type } from "../../artifacts/contracts/governance/TrustMeshTimelock.sol/TrustMeshTimelock.js";
 
 /** A contract's ABI (literally typed) and creation bytecode. */
@@ -44,6 +46,7 @@ export const scoringPolicyArtifact = typed<ScoringPolicy$Type>(ScoringPolicyJson
 export const imageRegistryArtifact = typed<ImageRegistry$Type>(ImageRegistryJson);
 export const trustBoardArtifact = typed<TrustBoard$Type>(TrustBoardJson);
 export const disputesArtifact = typed<Disputes$Type>(DisputesJson);
+export const taskMarketArtifact = typed<TaskMarket$Type>(TaskMarketJson);
 export const timelockArtifact = typed<TrustMeshTimelock$Type>(TimelockJson);
 
 export const trustTokenAbi = trustTokenArtifact.abi;
@@ -54,4 +57,5 @@ export const scoringPolicyAbi = scoringPolicyArtifact.abi;
 export const imageRegistryAbi = imageRegistryArtifact.abi;
 export const trustBoardAbi = trustBoardArtifact.abi;
 export const disputesAbi = disputesArtifact.abi;
+export const taskMarketAbi = taskMarketArtifact.abi;
 export const timelockAbi = timelockArtifact.abi;

@@ -28,6 +28,7 @@ import {
   nodeRegistryArtifact,
   reputationArtifact,
   scoringPolicyArtifact,
+  taskMarketArtifact,
   timelockArtifact,
   trustBoardArtifact,
   trustTokenArtifact,
@@ -60,6 +61,7 @@ export interface TrustMeshContracts {
   ImageRegistry: Address;
   TrustBoard: Address;
   Disputes: Address;
+  TaskMarket: Address;
   Timelock?: Address;
   VRFVerifier?: Address;
 }
@@ -177,6 +179,13 @@ export async function deployTrustMesh(
     deployer, governor,
   ]);
 
+  // Untrusted post-run verdicts are penalised with the same slash/reward/ban knobs as disputes.
+  const market = await deploy("TaskMarket", c(taskMarketArtifact), taskMarketArtifact.bytecode, [
+    token, registry, clock, board, verifier,
+    { slashBps: p.slashBps, rewardBps: p.rewardBps, banPeriod: p.banPeriod },
+    deployer, governor,
+  ]);
+
   const grant = (what: string, target: Address, abi: Abi, role: Hex, who: Address) =>
     call(what, target, abi, "grantRole", [role, who]);
   await grant("registry VERDICT -> board", registry, c(nodeRegistryArtifact), ROLES.VERDICT, board);
@@ -184,6 +193,7 @@ export async function deployTrustMesh(
   await grant("reputation VERDICT -> board", reputation, c(reputationArtifact), ROLES.VERDICT, board);
   await grant("reputation SLASHER -> disputes", reputation, c(reputationArtifact), ROLES.SLASHER, disputes);
   await grant("board DISPUTES -> disputes", board, c(trustBoardArtifact), ROLES.DISPUTES, disputes);
+  await grant("registry SLASHER -> task market", registry, c(nodeRegistryArtifact), ROLES.SLASHER, market);
 
   const keep = keepDeployerAdmin ?? gov.kind === "account";
   if (!keep) {
@@ -195,6 +205,7 @@ export async function deployTrustMesh(
       ["ImageRegistry", images, c(imageRegistryArtifact)],
       ["TrustBoard", board, c(trustBoardArtifact)],
       ["Disputes", disputes, c(disputesArtifact)],
+      ["TaskMarket", market, c(taskMarketArtifact)],
     ];
     for (const [name, address, abi] of owned) {
       await call(`${name} renounce deployer admin`, address, abi, "renounceRole", [ROLES.DEFAULT_ADMIN, deployer]);
@@ -210,6 +221,7 @@ export async function deployTrustMesh(
     ImageRegistry: images,
     TrustBoard: board,
     Disputes: disputes,
+    TaskMarket: market,
   };
   if (timelock) contracts.Timelock = timelock;
   if (deployedVerifier) contracts.VRFVerifier = deployedVerifier;

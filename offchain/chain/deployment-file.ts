@@ -10,7 +10,8 @@
  *     "contracts": {
  *       "TrustToken": "0x…", "NodeRegistry": "0x…", "Reputation": "0x…",
  *       "TrustBoard": "0x…", "ScoringPolicy": "0x…", "ImageRegistry": "0x…",
- *       "Disputes": "0x…", "EpochClock": "0x…", "Timelock": "0x…", "VRFVerifier": "0x…"  // optional
+ *       "Disputes": "0x…", "EpochClock": "0x…", "Timelock": "0x…", "VRFVerifier": "0x…",  // optional
+ *       "TaskMarket": "0x…"                                                                // optional
  *     }
  *   }
  */
@@ -21,7 +22,7 @@ import { TrustmeshError } from "../core/errors.js";
 export const DEPLOYMENT_FORMAT = "trustmesh-deployment/1";
 
 export const REQUIRED_CONTRACTS = ["TrustToken", "NodeRegistry", "Reputation", "TrustBoard", "ScoringPolicy"] as const;
-export const OPTIONAL_CONTRACTS = ["ImageRegistry", "Disputes", "EpochClock", "Timelock", "VRFVerifier"] as const;
+export const OPTIONAL_CONTRACTS = ["ImageRegistry", "Disputes", "EpochClock", "Timelock", "VRFVerifier", "TaskMarket"] as const;
 export type RequiredContract = (typeof REQUIRED_CONTRACTS)[number];
 export type OptionalContract = (typeof OPTIONAL_CONTRACTS)[number];
 

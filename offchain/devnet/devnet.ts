@@ -50,11 +50,12 @@ import { GatewayChain } from "../relayer/chain-context.js";
 import { GatewayJournal } from "../relayer/journal.js";
 import { createLogger, type Logger } from "../relayer/logger.js";
 import { Gateway } from "../relayer/gateway.js";
+import type { RoundTiming } from "../relayer/verifier.js";
 import { Metrics } from "../relayer/metrics.js";
 import { enrolHpc, type HpcIdentity } from "../relayer/enrolment.js";
 import { parseSelectionStrings } from "../relayer/assess.js";
 import type { FailedVerdictAction } from "../relayer/config.js";
-import { Machine, type MachineImage } from "./machine.js";
+import { Machine, MachineHost, type MachineImage } from "./machine.js";
 import { SandboxPool } from "../sandbox/pool.js";
 import type { SandboxResult, SandboxRunParameters } from "../sandbox/types.js";
 
@@ -73,6 +74,19 @@ export interface DevnetOptions {
   onFailedVerdict: FailedVerdictAction;
   logLevel?: string;
   progress?: (line: string) => void;
+  /** How often each gateway polls the chain for new blocks (ms); default 250. */
+  chainPollingMs?: number;
+  /** Delay before an unrecorded round is retried (see VerifierParams.retryDelayMs). */
+  retryDelayMs?: number;
+  /** Round timings of every gateway (benchmarks). */
+  onRoundTiming?: (gateway: number, t: RoundTiming) => void;
+}
+
+export interface GovernanceCall {
+  target: Address;
+  abi: Abi;
+  functionName: string;
+  args: readonly unknown[];
 }
 
 export interface DevnetNode {
@@ -110,9 +124,64 @@ function sharedDeterministicRuns(run: (p: SandboxRunParameters) => Promise<Sandb
 
 export const sha256Hex = (b: Uint8Array): Hex => `0x${createHash("sha256").update(b).digest("hex")}`;
 
+const randomSecretHex = (): Hex => `0x${Buffer.from(secp256k1.utils.randomSecretKey()).toString("hex")}`;
+
+const MACHINE_IMAGE: MachineImage = { bootImage: BOOT_IMAGE, kernelCmdline: "console=ttyS0 ro trustmesh.boot=pxe", containers: [WORKER_IMAGE] };
+
+/**
+ * The HPCs, started concurrently in one machine-host process. The first one creates the
+ * shared local CA (swtpm_localca is not safe to initialise twice at once); the others then
+ * start together. Each picks its own free port pair, and two concurrent picks can collide:
+ * a start that fails is retried on fresh ports.
+ */
+async function startMachines(opts: DevnetOptions): Promise<{ host: MachineHost; machines: Machine[] }> {
+  const caDir = join(opts.dir, "ca");
+  await mkdir(caDir, { recursive: true });
+  const host = await MachineHost.start();
+  const one = async (i: number): Promise<Machine> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Machine.start({ dir: join(opts.dir, `hpc-${i + 1}`), caDir, image: MACHINE_IMAGE, host });
+      } catch (e) {
+        if (attempt >= 3) throw e;
+      }
+    }
+  };
+  try {
+    const first = await one(0);
+    const rest = await Promise.all(Array.from({ length: opts.nodes - 1 }, (_, i) => one(i + 1)));
+    return { host, machines: [first, ...rest] };
+  } catch (e) {
+    await host.close();
+    throw e;
+  }
+}
+
+interface Enrolled {
+  identity: HpcIdentity;
+  fingerprintRoot: Hex;
+  metadataCid: Hex;
+}
+
+/** Enrols one HPC over its bridge (EK chain, credential activation) and pins its metadata. */
+async function enrolMachine(machine: Machine, caBundle: readonly X509Certificate[], store: ContentStore, i: number): Promise<Enrolled> {
+  const client = await AgentClient.connect({ port: machine.port, staticKey: machine.gatewayKey, agentKey: machine.agentKey.publicKey });
+  try {
+    const identity = await enrolHpc(client, caBundle);
+    const evidence = await client.quote({ selection: [{ bank: "sha256", pcrs: [0] }], include: ["fingerprint"] });
+    const items = parseItems(Object.fromEntries((evidence.evidence.fingerprint ?? []).map((x) => [x.key, x.value])));
+    const fingerprintRoot = (await buildFingerprintTree(items)).root;
+    const metadata = await store.put(new TextEncoder().encode(JSON.stringify({ name: `node-${i + 1}`, hardware: { kind: "swtpm-backed HPC", driver: identity.driver }, fingerprint: items })));
+    return { identity, fingerprintRoot, metadataCid: cidToHex(metadata) };
+  } finally {
+    client.close();
+  }
+}
+
 export class Devnet {
   readonly nodes: DevnetNode[] = [];
   sandbox: SandboxPool | undefined;
+  private machineHost: MachineHost | undefined;
   private meshTimer: NodeJS.Timeout | undefined;
   private constructor(
     readonly opts: DevnetOptions,
@@ -131,27 +200,46 @@ export class Devnet {
 
   static async start(opts: DevnetOptions): Promise<Devnet> {
     const progress = opts.progress ?? (() => undefined);
-    // Seven libp2p hosts in one process hang many abort listeners on shared signals
-    // (dials, stream timeouts); Node's default of 10 only produces leak warnings here.
-    setMaxListeners(256);
+    // Not fixed at its source yet (not pinned down; the likely one is p2p/host.ts opening a
+    // direct stream per message, each dial hanging an abort listener on a shared signal):
+    // with seven gateways in one process Node's default of 10 only prints leak warnings.
+    setMaxListeners(64);
     await mkdir(opts.dir, { recursive: true });
     const log = createLogger({ name: "devnet", level: opts.logLevel ?? "silent" });
 
-    progress("starting the chain (hardhat node on 127.0.0.1)");
-    const node = await startLocalNode();
+    // Independent work runs side by side: the chain and its deployment, the HPCs (swtpm
+    // manufacture and measured boot are mostly child processes), the sandbox workers.
+    progress(`starting the chain, the embedded IPFS store and ${opts.nodes} swtpm-backed HPCs (EK certificates from a local CA)`);
+    const storeP = openContentStore({ backend: "embedded", directory: join(opts.dir, "ipfs") });
+    const machinesP = startMachines(opts);
+    const sandboxP = SandboxPool.create({ size: 2 });
+    const nodeP = startLocalNode();
+    // Whatever fails, nothing started here is left running.
+    const settled = Promise.allSettled([storeP, machinesP, sandboxP, nodeP]);
+    const cleanup = async (): Promise<void> => {
+      const [store, machines, sandbox, node] = await settled;
+      if (machines.status === "fulfilled") await machines.value.host.close();
+      if (sandbox.status === "fulfilled") await sandbox.value.close();
+      if (store.status === "fulfilled") await store.value.close?.();
+      if (node.status === "fulfilled") await node.value.stop();
+    };
+    let started: Devnet | undefined;
     try {
+      const [store, node] = await Promise.all([storeP, nodeP]);
       const chain = chainFor(31337, node.rpcUrl);
       const transport = http(node.rpcUrl);
-      const publicClient = createPublicClient({ chain, transport, pollingInterval: 100 }) as PublicClient;
+      const publicClient = createPublicClient({ chain, transport, pollingInterval: 50 }) as PublicClient;
+      // hardhat node's clock starts behind the wall clock by its own start-up time (tens of
+      // seconds on a loaded machine); the attestation schedule is in chain time, so the
+      // clocks are put level before anything is deployed.
+      await publicClient.request({ method: "evm_setNextBlockTimestamp", params: [Math.ceil(Date.now() / 1000)] } as never);
+      await publicClient.request({ method: "evm_mine", params: [] } as never);
       const deployer = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 0 });
       const wallet = createWalletClient({ chain, transport, account: deployer });
       const operators = Array.from({ length: opts.nodes }, (_, i) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: i + 1 }));
-
-      progress("pinning the trust-scoring function v1 in the embedded IPFS store");
-      const store = await openContentStore({ backend: "embedded", directory: join(opts.dir, "ipfs") });
       const policyV1 = cidToHex(await publishScoringSource(store, await bundledScoringSource("v1")));
 
-      progress("deploying the contracts (timelock governance)");
+      progress("deploying the contracts (timelock governance); scoring function v1 pinned in IPFS");
       const deployed = await deployTrustMesh(wallet, publicClient, {
         params: {
           epochDuration: BigInt(opts.epochSeconds),
@@ -173,43 +261,43 @@ export class Devnet {
       };
       await writeDeploymentFile(join(opts.dir, "deployment.json"), deployment);
       const net = new Devnet(opts, node, publicClient, deployer, deployment, store, policyV1, log);
+      started = net;
 
-      progress("approving the boot image and the worker container (ImageRegistry, via the timelock)");
-      await net.governance(deployment.contracts.ImageRegistry!, imageRegistryAbi as Abi, "approve", [sha256Hex(BOOT_IMAGE.content), 1, policyV1]);
-      await net.governance(deployment.contracts.ImageRegistry!, imageRegistryAbi as Abi, "approve", [sha256Hex(WORKER_IMAGE.content), 2, policyV1]);
+      progress("approving the boot image and the worker container (ImageRegistry, one timelock batch)");
+      const keys = Array.from({ length: opts.nodes }, () => ({ gateway: randomSecretHex(), vrf: secp256k1.utils.randomSecretKey() }));
+      await Promise.all([
+        net.governanceBatch([
+          { target: deployment.contracts.ImageRegistry!, abi: imageRegistryAbi as Abi, functionName: "approve", args: [sha256Hex(BOOT_IMAGE.content), 1, policyV1] },
+          { target: deployment.contracts.ImageRegistry!, abi: imageRegistryAbi as Abi, functionName: "approve", args: [sha256Hex(WORKER_IMAGE.content), 2, policyV1] },
+        ]),
+        // Each operator gives its gateway key gas money (separate senders: all at once).
+        ...keys.map(async (k, i) => {
+          const operatorWallet = createWalletClient({ chain, transport, account: operators[i] as LocalAccount });
+          const hash = await operatorWallet.sendTransaction({ to: privateKeyToAccount(k.gateway).address, value: parseEther("10") });
+          await publicClient.waitForTransactionReceipt({ hash });
+        }),
+      ]);
 
-      progress(`starting ${opts.nodes} swtpm-backed HPCs (EK certificates from a local CA)`);
-      const caDir = join(opts.dir, "ca");
-      await mkdir(caDir, { recursive: true });
-      // One after the other: they share the CA, and each must own its pair of free ports.
-      const machines: Machine[] = [];
-      for (let i = 0; i < opts.nodes; i++) {
-        machines.push(await Machine.start({ dir: join(opts.dir, `hpc-${i + 1}`), caDir, image: { bootImage: BOOT_IMAGE, kernelCmdline: "console=ttyS0 ro trustmesh.boot=pxe", containers: [WORKER_IMAGE] } }));
-      }
-      const ca = swtpmCa(caDir);
+      const { host: machineHost, machines } = await machinesP;
+      net.machineHost = machineHost;
+      const ca = swtpmCa(join(opts.dir, "ca"));
       const caBundle: X509Certificate[] = [
         ...parsePemBundle(await readFile(ca.rootCertPath, "utf8")),
         ...parsePemBundle(await readFile(ca.issuerCertPath, "utf8")),
       ];
-
-      const sandbox = await SandboxPool.create({ size: 2 });
+      const sandbox = await sandboxP;
       net.sandbox = sandbox;
       const scoringRuns = sharedDeterministicRuns((p) => sandbox.run(p));
+
       progress("enrolling each HPC (EK chain + credential activation) and registering with stake");
       const minStake = await publicClient.readContract({ address: deployment.contracts.NodeRegistry, abi: nodeRegistryAbi, functionName: "minStake" });
+      // Enrolment talks to the TPMs: all at once. Registration is in index order so node i+1 is nodes[i].
+      const enrolled = await Promise.all(machines.map((m, i) => enrolMachine(m, caBundle, store, i)));
       for (let i = 0; i < opts.nodes; i++) {
         const machine = machines[i] as Machine;
-        const gatewaySecret = `0x${Buffer.from(secp256k1.utils.randomSecretKey()).toString("hex")}` as Hex;
-        const vrfSecret = secp256k1.utils.randomSecretKey();
+        const { identity, fingerprintRoot, metadataCid } = enrolled[i] as Enrolled;
+        const { gateway: gatewaySecret, vrf: vrfSecret } = keys[i] as (typeof keys)[number];
         const gatewayAccount = privateKeyToAccount(gatewaySecret);
-        await wallet.sendTransaction({ to: gatewayAccount.address, value: parseEther("10") }).then((hash) => publicClient.waitForTransactionReceipt({ hash }));
-        const client = await AgentClient.connect({ port: machine.port, staticKey: machine.gatewayKey, agentKey: machine.agentKey.publicKey });
-        const identity = await enrolHpc(client, caBundle);
-        const evidence = await client.quote({ selection: [{ bank: "sha256", pcrs: [0] }], include: ["fingerprint"] });
-        client.close();
-        const items = parseItems(Object.fromEntries((evidence.evidence.fingerprint ?? []).map((x) => [x.key, x.value])));
-        const fingerprintRoot = (await buildFingerprintTree(items)).root;
-        const metadata = await store.put(new TextEncoder().encode(JSON.stringify({ name: `node-${i + 1}`, hardware: { kind: "swtpm-backed HPC", driver: identity.driver }, fingerprint: items })));
         const operator = operators[i] as LocalAccount;
         const nodeId = await net.registerWithPermit(operator, {
           gateway: gatewayAccount.address,
@@ -218,52 +306,74 @@ export class Devnet {
           ekCertDigest: identity.ekCertDigest,
           fingerprintRoot,
           tier: identity.tier,
-          metadataCid: cidToHex(metadata),
+          metadataCid,
           stake: minStake * 2n,
         });
-        const gwLog = createLogger({ name: `gw-${i + 1}`, level: opts.logLevel ?? "silent" });
-        const metrics = new Metrics();
-        const gwChain = new GatewayChain(node.rpcUrl, 31337, deployment, gatewayAccount, gwLog, metrics, 400);
-        const gateway = new Gateway({
-          name: `gw-${i + 1}`,
-          nodeId,
-          gatewaySecret,
-          vrfSecret,
-          chain: gwChain,
-          store,
-          journal: await GatewayJournal.open(join(opts.dir, `gw-${i + 1}`)),
-          log: gwLog,
-          metrics,
-          agent: { host: "127.0.0.1", port: machine.port, publicKey: machine.agentKey.publicKey, staticKey: machine.gatewayKey, rekeyIntervalMs: 60_000 },
-          identity,
-          verifier: {
-            revealWindowMs: opts.revealWindowMs,
-            roundTimeoutMs: opts.roundTimeoutMs,
-            selection: parseSelectionStrings(["sha256:0,1,2,3,4,5,6,7,8,9,10,11"]),
-            quorum: opts.quorum,
-            meanIntervalMs: opts.meanIntervalMs,
-          },
-          p2p: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [] },
-          onFailedVerdict: opts.onFailedVerdict,
-          actions: { reboot: () => machine.reboot() },
-          sandbox: scoringRuns,
-        });
+        const gateway = await net.makeGateway(i, nodeId, gatewaySecret, vrfSecret, machine, identity, scoringRuns);
         net.nodes.push({ index: i, nodeId, operator, gatewayAccount, machine, identity, gateway });
       }
 
       progress(`starting ${opts.nodes} gateways (libp2p on loopback, proof-of-trust gating)`);
-      for (const n of net.nodes) await n.gateway.start();
+      await Promise.all(net.nodes.map((n) => n.gateway.start()));
       await net.connectMesh();
       net.keepMesh();
+      // Rounds begin once every gateway has admitted every other: a round run on a half-formed
+      // mesh only fails, and costs the CPU the mesh needs to form.
+      await Promise.all(net.nodes.map((n) => n.gateway.beginAttestation()));
       return net;
     } catch (e) {
-      await node.stop();
+      clearTimeout(started?.meshTimer);
+      if (started) started.meshTimer = undefined;
+      await Promise.all((started?.nodes ?? []).map((n) => n.gateway.stop().catch(() => undefined)));
+      await cleanup();
       throw e;
     }
   }
 
+  private async makeGateway(
+    i: number,
+    nodeId: bigint,
+    gatewaySecret: Hex,
+    vrfSecret: Uint8Array,
+    machine: Machine,
+    identity: HpcIdentity,
+    scoringRuns: (p: SandboxRunParameters) => Promise<SandboxResult<unknown>>,
+  ): Promise<Gateway> {
+    const opts = this.opts;
+    const gwLog = createLogger({ name: `gw-${i + 1}`, level: opts.logLevel ?? "silent" });
+    const metrics = new Metrics();
+    const gwChain = new GatewayChain(this.rpcUrl, 31337, this.deployment, privateKeyToAccount(gatewaySecret), gwLog, metrics, opts.chainPollingMs ?? 250);
+    return new Gateway({
+      name: `gw-${i + 1}`,
+      nodeId,
+      gatewaySecret,
+      vrfSecret,
+      chain: gwChain,
+      store: this.store,
+      journal: await GatewayJournal.open(join(opts.dir, `gw-${i + 1}`)),
+      log: gwLog,
+      metrics,
+      agent: { host: "127.0.0.1", port: machine.port, publicKey: machine.agentKey.publicKey, staticKey: machine.gatewayKey, rekeyIntervalMs: 60_000 },
+      identity,
+      verifier: {
+        revealWindowMs: opts.revealWindowMs,
+        roundTimeoutMs: opts.roundTimeoutMs,
+        selection: parseSelectionStrings(["sha256:0,1,2,3,4,5,6,7,8,9,10,11"]),
+        quorum: opts.quorum,
+        meanIntervalMs: opts.meanIntervalMs,
+        ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
+      },
+      p2p: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [] },
+      onFailedVerdict: opts.onFailedVerdict,
+      actions: { reboot: () => machine.reboot() },
+      sandbox: scoringRuns,
+      deferAttestation: true,
+      ...(opts.onRoundTiming ? { onRoundTiming: (t: RoundTiming) => opts.onRoundTiming?.(i, t) } : {}),
+    });
+  }
+
   /** Dials every pair of gateways until each has admitted all the others (binding checked against the registry). */
-  async connectMesh(timeoutMs = 20_000): Promise<void> {
+  async connectMesh(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const want = this.nodes.length - 1;
     for (;;) {
@@ -308,20 +418,37 @@ export class Devnet {
 
   /** Schedules a governance call on the timelock, waits its delay and executes it. */
   async governance(target: Address, abi: Abi, functionName: string, args: readonly unknown[]): Promise<void> {
+    await this.governanceBatch([{ target, abi, functionName, args }]);
+  }
+
+  /** Several governance calls as one timelock operation (scheduleBatch, one delay, executeBatch). */
+  async governanceBatch(calls: readonly GovernanceCall[]): Promise<void> {
     const timelock = this.deployment.contracts.Timelock;
     if (!timelock) throw new Error("devnet: no timelock in the deployment");
     const wallet = createWalletClient({ chain: chainFor(31337, this.rpcUrl), transport: http(this.rpcUrl), account: this.deployer });
-    const data = encodeFunctionData({ abi, functionName, args });
+    const targets = calls.map((c) => c.target);
+    const values = calls.map(() => 0n);
+    const payloads = calls.map((c) => encodeFunctionData({ abi: c.abi, functionName: c.functionName, args: c.args }));
     const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
     const delay = await this.publicClient.readContract({ address: timelock, abi: timelockAbi, functionName: "getMinDelay" });
-    await this.publicClient.waitForTransactionReceipt({
-      hash: await wallet.writeContract({ address: timelock, abi: timelockAbi, functionName: "schedule", args: [target, 0n, data, zeroHash, salt, delay] }),
+    const scheduled = await this.publicClient.waitForTransactionReceipt({
+      hash: await wallet.writeContract({ address: timelock, abi: timelockAbi, functionName: "scheduleBatch", args: [targets, values, payloads, zeroHash, salt, delay] }),
     });
-    await new Promise((r) => setTimeout(r, Number(delay) * 1000 + 1100));
-    const receipt = await this.publicClient.waitForTransactionReceipt({
-      hash: await wallet.writeContract({ address: timelock, abi: timelockAbi, functionName: "execute", args: [target, 0n, data, zeroHash, salt] }),
-    });
-    if (receipt.status !== "success") throw new Error(`devnet: timelock execution of ${functionName} failed`);
+    // Ready once a block's timestamp reaches schedule time + delay: wait for the wall clock to pass it.
+    const block = await this.publicClient.getBlock({ blockNumber: scheduled.blockNumber });
+    const readyAtMs = (Number(block.timestamp) + Number(delay)) * 1000;
+    await new Promise((r) => setTimeout(r, Math.max(0, readyAtMs - Date.now()) + 50));
+    // Sent without a simulation: a call is judged at the latest block's timestamp, which
+    // lags the wall clock while the chain is quiet, and would say "not ready" for a while.
+    for (let attempt = 1; ; attempt++) {
+      const receipt = await this.publicClient.waitForTransactionReceipt({
+        hash: await wallet.writeContract({ address: timelock, abi: timelockAbi, functionName: "executeBatch", args: [targets, values, payloads, zeroHash, salt], gas: 2_000_000n }),
+      });
+      if (receipt.status === "success") return;
+      // Mined a moment before the operation was ready (second-granular timestamps): again.
+      if (attempt >= 10) throw new Error(`devnet: timelock execution of ${calls.map((c) => c.functionName).join(", ")} failed`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
   }
 
   private async registerWithPermit(
@@ -385,6 +512,7 @@ export class Devnet {
     this.meshTimer = undefined;
     for (const n of this.nodes) await n.gateway.stop().catch(() => undefined);
     await Promise.all(this.nodes.map((n) => n.machine.stop()));
+    await this.machineHost?.close();
     await this.sandbox?.close();
     await this.store.close?.();
     await this.chain.stop();

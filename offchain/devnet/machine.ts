@@ -2,17 +2,17 @@
  * One execution machine of the local devnet: an swtpm (with an EK certificate from the
  * devnet's local CA), the HPC agent on it measuring a boot, and the agent's bridge server
  * that only its gateway's Noise key may reach. "Reboot" power-cycles the TPM (PCRs reset,
- * resetCount up) and boots the agent again with a fresh per-boot nonce from the gateway.
+ * resetCount up) and boots the agent again with a fresh per-boot nonce.
+ *
+ * The machines run in a separate process (machine-host.ts), as HPCs are separate
+ * computers: their TPM work then uses the second core instead of the gateways' event loop.
+ * A Machine here is the handle the devnet holds: the bridge port, the keys, and the
+ * operations a demo performs on the HPC (load a container, reboot, stop).
  */
-import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { Agent } from "../../firmware/agent/agent.js";
-import { TpmDriver } from "../../firmware/agent/drivers/tpm.js";
-import type { BootInputs } from "../../firmware/agent/measure.js";
-import { AgentServer } from "../../firmware/agent/server.js";
-import { Swtpm } from "../../firmware/agent/swtpm.js";
 import { generateStaticKey, type StaticKeyPair } from "../attest/bridge/noise.js";
+import type { HostReply, HostRequest, WireImage } from "./machine-host.js";
 
 export interface MachineImage {
   bootImage: { label: string; content: Uint8Array };
@@ -24,64 +24,121 @@ export interface MachineOptions {
   dir: string;
   caDir: string;
   image: MachineImage;
+  /** The process the machine runs in; a host of its own when absent. */
+  host?: MachineHost;
+}
+
+/** A request without its id (Omit over each member of the union). */
+type Request = HostRequest extends infer R ? (R extends HostRequest ? Omit<R, "id"> : never) : never;
+
+type Pending = { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void };
+
+/** The process that runs machines (machine-host.ts), forked with the same TypeScript loader. */
+export class MachineHost {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private nextIndex = 0;
+  private exited = false;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on("message", (m: HostReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new Error(`machine host: ${m.error}`));
+    });
+    child.once("exit", (code) => {
+      this.exited = true;
+      for (const p of this.pending.values()) p.reject(new Error(`machine host exited (${code})`));
+      this.pending.clear();
+    });
+  }
+
+  static async start(): Promise<MachineHost> {
+    const child = fork(join(import.meta.dirname, "machine-host.ts"), [], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once("message", () => resolve());
+      child.once("exit", (code) => reject(new Error(`machine host exited (${code}) before it was ready`)));
+    });
+    return new MachineHost(child);
+  }
+
+  allocateIndex(): number {
+    return this.nextIndex++;
+  }
+
+  request(req: Request): Promise<Record<string, unknown>> {
+    if (this.exited) return Promise.reject(new Error("machine host is not running"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.child.send({ ...req, id } as HostRequest);
+    });
+  }
+
+  /** Ends the process; its machines stop with it (the host stops them on disconnect). */
+  async close(): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.disconnect();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
+
+function wireImage(image: MachineImage): WireImage {
+  return {
+    bootImage: { label: image.bootImage.label, content: b64(image.bootImage.content) },
+    kernelCmdline: image.kernelCmdline,
+    containers: image.containers.map((c) => ({ label: c.label, content: b64(c.content) })),
+  };
 }
 
 export class Machine {
   private constructor(
-    private readonly opts: MachineOptions,
-    readonly tpm: Swtpm,
-    public agent: Agent,
-    public server: AgentServer,
-    readonly agentKey: StaticKeyPair,
+    private readonly host: MachineHost,
+    private readonly ownsHost: boolean,
+    private readonly index: number,
+    readonly port: number,
+    /** The agent's bridge key: its public half is all a gateway ever knows of it. */
+    readonly agentKey: { publicKey: Uint8Array },
+    /** The gateway's bridge key, pinned by the agent. */
     readonly gatewayKey: StaticKeyPair,
   ) {}
 
   static async start(opts: MachineOptions): Promise<Machine> {
-    await mkdir(opts.dir, { recursive: true });
-    const tpm = await Swtpm.start({ stateDir: join(opts.dir, "swtpm"), ekCert: true, caDir: opts.caDir });
-    const agentKey = generateStaticKey();
+    const host = opts.host ?? (await MachineHost.start());
+    const index = host.allocateIndex();
     const gatewayKey = generateStaticKey();
-    const agent = await Machine.boot(opts, tpm, randomBytes(16));
-    const server = await Machine.listen(agent, agentKey, gatewayKey);
-    return new Machine(opts, tpm, agent, server, agentKey, gatewayKey);
-  }
-
-  private static boot(opts: MachineOptions, tpm: Swtpm, nonce: Buffer): Promise<Agent> {
-    const boot: BootInputs = {
-      bootImage: { label: opts.image.bootImage.label, content: Buffer.from(opts.image.bootImage.content) },
-      bootNonce: nonce,
-      kernelCmdline: opts.image.kernelCmdline,
-      containers: opts.image.containers.map((c) => ({ label: c.label, content: Buffer.from(c.content) })),
-    };
-    return Agent.start({ driver: new TpmDriver({ tcti: tpm.tcti, stateDir: join(opts.dir, "tpm") }), stateDir: join(opts.dir, "agent"), boot });
-  }
-
-  private static listen(agent: Agent, agentKey: StaticKeyPair, gatewayKey: StaticKeyPair): Promise<AgentServer> {
-    return AgentServer.listen({ agent, staticKey: agentKey, gatewayKeys: [gatewayKey.publicKey], port: 0 });
-  }
-
-  get port(): number {
-    return this.server.port;
+    try {
+      const r = await host.request({ op: "start", index, dir: opts.dir, caDir: opts.caDir, image: wireImage(opts.image), gatewayPublicKey: b64(gatewayKey.publicKey) });
+      const agentKey = { publicKey: new Uint8Array(Buffer.from(String(r.agentPublicKey), "base64")) };
+      return new Machine(host, opts.host === undefined, index, Number(r.port), agentKey, gatewayKey);
+    } catch (e) {
+      if (opts.host === undefined) await host.close();
+      throw e;
+    }
   }
 
   /** Runs (and measures) a container image on the HPC. */
   async loadContainer(label: string, content: Uint8Array): Promise<void> {
-    await this.agent.loadContainer(label, content);
+    await this.host.request({ op: "loadContainer", index: this.index, label, content: b64(content) });
   }
 
   /** Power cycle: TPM reset, fresh boot measurements, same bridge port and keys. */
   async reboot(): Promise<void> {
-    const port = this.server.port;
-    await this.server.close();
-    await this.agent.stop();
-    await this.tpm.restart();
-    this.agent = await Machine.boot(this.opts, this.tpm, randomBytes(16));
-    this.server = await AgentServer.listen({ agent: this.agent, staticKey: this.agentKey, gatewayKeys: [this.gatewayKey.publicKey], port });
+    await this.host.request({ op: "reboot", index: this.index });
   }
 
   async stop(): Promise<void> {
-    await this.server.close().catch(() => undefined);
-    await this.agent.stop().catch(() => undefined);
-    await this.tpm.stop().catch(() => undefined);
+    await this.host.request({ op: "stop", index: this.index }).catch(() => undefined);
+    if (this.ownsHost) await this.host.close();
   }
 }

@@ -6,21 +6,25 @@
  */
 import type { Hex } from "viem";
 import { formatEther } from "viem";
-import { NodeStatus } from "../core/protocol.js";
+import { NodeStatus, Verdict } from "../core/protocol.js";
 import { cidText, listNodes, readReputationHistory, readVerdicts, type AuditTarget } from "../chain/reads.js";
 import type { Devnet, DevnetNode, DevnetOptions } from "./devnet.js";
 
 /**
- * The demo's tempo. Rounds are Poisson per node: a node may go an epoch or two without
- * one, so each scene's wait allows several epochs. On 2 cores every gateway of the process shares one event loop, so
- * rounds are spaced (one per node every ~10 s on average) for each to finish well within
- * its reveal window; 12 s epochs keep the policy upgrade of scene 4 close.
+ * The demo's tempo. A round takes well under a second here (the reveal goes out with the
+ * evidence request, so the committee is known when the evidence arrives), which lets each
+ * node be attested every ~4 s on average (Poisson, from the epoch seed) and epochs last
+ * 6 s, so the policy upgrade of scene 4 is two short epochs away. The reveal window only
+ * matters when some node cannot reveal (the wait ends as soon as every possible verifier
+ * has), so it is generous: a loaded machine's timers fire late. A round not on chain 12 s
+ * after its start is retried under a derived id.
  */
 export const DEMO_TEMPO = {
-  epochSeconds: 12,
-  meanIntervalMs: 10_000,
-  revealWindowMs: 8_000,
-  roundTimeoutMs: 20_000,
+  epochSeconds: 6,
+  meanIntervalMs: 4_000,
+  revealWindowMs: 2_000,
+  roundTimeoutMs: 10_000,
+  retryDelayMs: 12_000,
 } as const;
 
 export function demoOptions(nodes: number, dir: string, extra: Partial<DevnetOptions> = {}): DevnetOptions {
@@ -53,16 +57,30 @@ export interface TamperResult {
 /** Scene 2: an unapproved container on one HPC -> Untrusted -> its gateway reboots it -> Trusted. */
 export async function sceneTamper(net: Devnet, victim: DevnetNode, say: Say, timeoutMs = 120_000): Promise<TamperResult> {
   say(`scene 2: node ${victim.nodeId}'s HPC loads an unapproved container (cryptominer:latest), measured into PCR 10`);
+  const target = auditTarget(net);
+  const fromBlock = await net.publicClient.getBlockNumber();
   await victim.machine.loadContainer("cryptominer:latest", Buffer.from("container image cryptominer:latest"));
-  await net.waitFor("the tampered node Untrusted", async () => (await net.status(victim.nodeId)) === NodeStatus.Untrusted, timeoutMs);
+  // Read from the verdict history, not the current status: the gateway reboots its HPC on
+  // the first failed verdict, and the node may be Trusted again before a status poll sees it.
+  const bad = await net.waitFor(
+    "an Untrusted verdict for the tampered node",
+    async () => (await readVerdicts(target, { node: victim.nodeId })).find((v) => v.verdictCode === Verdict.Untrusted && v.blockNumber > fromBlock),
+    timeoutMs,
+  );
   // Trusted verdicts may land between the tampering and the failed round: the fall is read
   // from the chain's own reputation history, at the first untrusted verdict.
-  const history = await readReputationHistory(auditTarget(net), victim.nodeId);
+  const history = await readReputationHistory(target, victim.nodeId);
   const fall = history.findIndex((p) => p.reason === 2);
   const reputationAfter = fall >= 0 ? (history[fall]?.score ?? 0n) : await net.reputation(victim.nodeId);
   const reputationBefore = fall > 0 ? (history[fall - 1]?.score ?? 0n) : reputationAfter;
   say(`scene 2: node ${victim.nodeId} is Untrusted; reputation ${reputationBefore} -> ${reputationAfter}; its gateway's action: reboot the HPC`);
-  await net.waitFor("the rebooted node Trusted again", async () => (await net.status(victim.nodeId)) === NodeStatus.Trusted, timeoutMs);
+  await net.waitFor(
+    "the rebooted node Trusted again",
+    async () =>
+      (await readVerdicts(target, { node: victim.nodeId })).some((v) => v.verdictCode === Verdict.Trusted && v.blockNumber > bad.blockNumber) &&
+      (await net.status(victim.nodeId)) === NodeStatus.Trusted,
+    timeoutMs,
+  );
   say(`scene 2: after a clean reboot node ${victim.nodeId} is attested Trusted again`);
   return { victim, reputationBefore, reputationAfter };
 }

@@ -10,9 +10,8 @@
  * The chain id in the digest keeps a message of one deployment void in another; the
  * EIP-191 prefix keeps an envelope signature from ever being a transaction or a vote.
  */
-import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { keccak_256 } from "@noble/hashes/sha3.js";
-import { bytesToHex, concatBytes, getAddress, hexToBytes, keccak256, type Address, type Hex } from "viem";
+import { bytesToHex, concatBytes, hexToBytes, keccak256, type Address, type Hex } from "viem";
+import { eip191Hash32, recoverAddressFromHash } from "../core/crypto/index.js";
 import { P2pError, P2pErrorCode } from "./errors.js";
 import type { GatewaySigner } from "./signer.js";
 import { isMessageType, type MessageType } from "./topics.js";
@@ -22,7 +21,6 @@ export const MAX_PAYLOAD_BYTES = 256 * 1024;
 const HEADER_BYTES = 1 + 1 + 32 + 8 + 8 + 16 + 4;
 const SIGNATURE_BYTES = 65;
 const DIGEST_TAG = new TextEncoder().encode("trustmesh/envelope/1");
-const EIP191_PREFIX_32 = new TextEncoder().encode("\x19Ethereum Signed Message:\n32");
 const U64_MAX = (1n << 64n) - 1n;
 const U256_MAX = (1n << 256n) - 1n;
 
@@ -129,10 +127,9 @@ export function decodeEnvelope(chainId: number, bytes: Uint8Array): DecodeResult
 
 /**
  * The gateway address that signed the envelope, or null when the signature is unusable.
- * Straight on noble (what viem uses inside) and synchronous: this runs once per message per
- * hop and viem's async wrapper roughly doubles its cost.
- */
-/**
+ * Synchronous, on offchain/core/crypto (libsecp256k1 where it loads, ~70 us): this runs once
+ * per message per hop.
+ *
  * Recovered signers by (digest, signature). Recovery is a pure function of those bytes, and
  * one envelope reaches a host several times (gossip, PBFT relays) - or several hosts of one
  * process (a devnet) - so the costly ecrecover runs once per distinct envelope. Bounded.
@@ -151,19 +148,7 @@ export function recoverEnvelopeSigner(envelope: Envelope): Address | null {
 }
 
 function recoverUncached(envelope: Envelope): Address | null {
-  try {
-    const sig = hexToBytes(envelope.signature);
-    const v = sig[64]!;
-    const recovery = v >= 27 ? v - 27 : v;
-    if (recovery !== 0 && recovery !== 1) return null;
-    const recovered = new Uint8Array(65);
-    recovered[0] = recovery;
-    recovered.set(sig.subarray(0, 64), 1);
-    const hash = keccak_256(concatBytes([EIP191_PREFIX_32, hexToBytes(envelope.digest)]));
-    const compressed = secp256k1.recoverPublicKey(recovered, hash, { prehash: false });
-    const uncompressed = secp256k1.Point.fromBytes(compressed).toBytes(false);
-    return getAddress(bytesToHex(keccak_256(uncompressed.subarray(1)).subarray(12)));
-  } catch {
-    return null;
-  }
+  // Low s only, as everything signed with viem or offchain/core/crypto is; a high-s twin of a
+  // valid envelope is refused rather than accepted as a second encoding.
+  return recoverAddressFromHash(eip191Hash32(hexToBytes(envelope.digest)), envelope.signature);
 }

@@ -13,4 +13,4 @@ export { validateMessage, RejectReason, type ValidationContext, type ValidationR
 export { SeenCache } from "./seen-cache.js";
 export { MessageType, topicName, topicKindOf, scopeAllows, TOPIC_KINDS, BIND_PROTOCOL, DIRECT_PROTOCOL, type TopicKind } from "./topics.js";
 export { P2pError, P2pErrorCode } from "./errors.js";
-export type { GatewaySigner } from "./signer.js";
+export { secretKeyGatewaySigner, type GatewaySigner } from "./signer.js";

@@ -8,6 +8,17 @@
  * the network (gossip validation, peer scoring); the PBFT authenticator inside proves which
  * replica authored it, so relayed messages (proofs sent to a laggard) stay verifiable.
  * Traffic from nodes outside this committee is ignored.
+ *
+ * Why the inner check is not skipped when the envelope's signer is the message's author:
+ * that envelope does prove the author sent these bytes, but the replica keeps the message and
+ * later hands it on inside proofs (prepared certificates in view changes, new views, catch-up)
+ * where no envelope travels and only the inner signature counts. A Byzantine replica could
+ * then put a well-enveloped prepare with a garbage inner signature into an honest replica's
+ * prepared certificate, and every other replica would reject that honest replica's view
+ * change: a liveness attack bought with one skipped check. One signature could serve both
+ * only if proofs carried whole envelopes, a wire-format change. Measured instead: the inner
+ * check is one ~70 us libsecp256k1 verification per received message (offchain/core/crypto),
+ * against ~1-3 ms of libp2p handling (Noise, yamux, gossipsub, StrictSign) per delivery.
  */
 import type { Startable } from "@libp2p/interface";
 import { decodeMessage, encodeMessage, timerKey, type Decision, type JournalRecord, type PbftMessage, type Replica, type ReplicaInput, type ReplicaOutput, type ReplicaStatus, type Vote } from "../core/pbft/index.js";

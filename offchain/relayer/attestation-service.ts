@@ -41,6 +41,10 @@ export interface AttestationServiceOptions {
   fileDisputes?: boolean;
 }
 
+/** Batching of concurrent requests into one quote: a lull this long, at most this long in all. */
+const GATHER_QUIET_MS = 15;
+const GATHER_MAX_MS = 60;
+
 interface PendingRequest {
   round: bigint;
   requester: bigint;
@@ -51,6 +55,8 @@ export class AttestationService {
   private unsubscribe: (() => void) | undefined;
   private readonly queue: PendingRequest[] = [];
   private busy = false;
+  private gatherTimer: NodeJS.Timeout | undefined;
+  private firstQueuedAt: number | undefined;
   private readonly disputed = new Set<string>();
 
   constructor(private readonly o: AttestationServiceOptions) {}
@@ -67,6 +73,7 @@ export class AttestationService {
 
   stop(): void {
     this.unsubscribe?.();
+    clearTimeout(this.gatherTimer);
   }
 
   private async onRequest(m: ReceivedMessage): Promise<void> {
@@ -122,7 +129,18 @@ export class AttestationService {
    */
   private enqueue(item: PendingRequest): void {
     this.queue.push(item);
-    if (!this.busy) void this.drain();
+    if (this.busy) return;
+    // The committee's requests arrive within a few ms of each other: wait for a short lull
+    // (bounded) so that one quote answers all of them instead of one, then the rest.
+    const now = Date.now();
+    this.firstQueuedAt ??= now;
+    clearTimeout(this.gatherTimer);
+    const wait = Math.min(GATHER_QUIET_MS, Math.max(0, this.firstQueuedAt + GATHER_MAX_MS - now));
+    this.gatherTimer = setTimeout(() => {
+      this.gatherTimer = undefined;
+      this.firstQueuedAt = undefined;
+      if (!this.busy) void this.drain();
+    }, wait);
   }
 
   private async drain(): Promise<void> {
@@ -152,7 +170,7 @@ export class AttestationService {
     let reply: Awaited<ReturnType<AgentClient["quote"]>>;
     try {
       const agent = await this.o.agent();
-      reply = await agent.quote({ selection: (batch[0] as PendingRequest).req.selection, include: ["eventlog", "fingerprint", "scratch", "counters"], nonce: gatewayNonce });
+      reply = await agent.quote({ selection: (batch[0] as PendingRequest).req.selection, include: ["eventlog", "fingerprint", "scratch"], nonce: gatewayNonce });
     } catch (e) {
       this.o.metrics.inc("bridge_errors");
       this.o.log.error({ err: e, requests: batch.length }, "HPC agent did not produce evidence");

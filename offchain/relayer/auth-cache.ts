@@ -7,8 +7,9 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { hashTypedData, recoverAddress, type Address, type Hex, type TypedDataDomain } from "viem";
-import { secp256k1Authenticator } from "../core/pbft/index.js";
+import { hashTypedData, type Address, type Hex, type TypedDataDomain } from "viem";
+import { recoverAddressFromHash } from "../core/crypto/index.js";
+import { secp256k1Authenticator, voteDigest } from "../core/pbft/index.js";
 import { voteTypes, type Vote } from "../chain/eip712.js";
 
 type Authenticator = ReturnType<typeof secp256k1Authenticator>;
@@ -35,23 +36,35 @@ export function cachedSecp256k1Authenticator(secretKey: Hex, publicKeys: readonl
 }
 
 const voteSigners = new Map<string, Address | null>();
+const voteHashes = new Map<string, Hex>();
 
 /**
- * The signer of an EIP-712 Vote signature, as the contract's ecrecover finds it; memoised
+ * viem's typed-data hash of a vote, memoised by domain and the vote's canonical digest (one
+ * canonical encoding, one typed-data hash): it costs more than the recovery it feeds, and
+ * every member's endorsement of one vote needs the same hash.
+ */
+function typedVoteHash(domain: TypedDataDomain, vote: Vote): Hex {
+  const key = `${domain.name}|${domain.version}|${domain.chainId}|${domain.verifyingContract?.toLowerCase()}|${domain.salt}|${voteDigest(vote)}`;
+  const hit = voteHashes.get(key);
+  if (hit !== undefined) return hit;
+  const hash = hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote });
+  if (voteHashes.size >= MAX_ENTRIES) voteHashes.delete(voteHashes.keys().next().value as string);
+  voteHashes.set(key, hash);
+  return hash;
+}
+
+/**
+ * The signer of an EIP-712 Vote signature, as the contract's ECDSA.recover finds it (low s
+ * only: the contract reverts on a high-s signature, so it has no signer here either); memoised
  * by (typed-data hash, signature) because every member checks every commit's endorsement,
  * then again when it completes a certificate and when it watches for equivocation.
  */
 export async function voteSignerOf(domain: TypedDataDomain, vote: Vote, signature: Hex): Promise<Address | null> {
-  const hash = hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote });
+  const hash = typedVoteHash(domain, vote);
   const key = `${hash}:${signature}`;
   const hit = voteSigners.get(key);
   if (hit !== undefined) return hit;
-  let signer: Address | null;
-  try {
-    signer = await recoverAddress({ hash, signature });
-  } catch {
-    signer = null;
-  }
+  const signer = recoverAddressFromHash(hash, signature);
   if (voteSigners.size >= MAX_ENTRIES) voteSigners.delete(voteSigners.keys().next().value as string);
   voteSigners.set(key, signer);
   return signer;

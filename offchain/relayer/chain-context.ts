@@ -100,6 +100,7 @@ export class GatewayChain {
   private followTimer: NodeJS.Timeout | undefined;
   private lastBlock: bigint;
   private readonly listeners = new Set<(e: ChainEvent) => void>();
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(
     rpcUrl: string,
@@ -232,29 +233,33 @@ export class GatewayChain {
   }
 
   async submitCertificate(vote: Vote, signatures: Hex[], vrfOutputs: Hex[]): Promise<Hex> {
-    const { request } = await this.publicClient.simulateContract({
-      account: this.walletClient.account,
-      address: this.addresses.board,
-      abi: trustBoardAbi,
-      functionName: "submitCertificate",
-      args: [vote, signatures, vrfOutputs],
+    return this.serially(async () => {
+      const { request } = await this.publicClient.simulateContract({
+        account: this.walletClient.account,
+        address: this.addresses.board,
+        abi: trustBoardAbi,
+        functionName: "submitCertificate",
+        args: [vote, signatures, vrfOutputs],
+      });
+      const hash = await this.walletClient.writeContract(request);
+      await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+      return hash;
     });
-    const hash = await this.walletClient.writeContract(request);
-    await this.publicClient.waitForTransactionReceipt({ hash });
-    return hash;
   }
 
   async disputeEquivocation(a: Vote, sigA: Hex, b: Vote, sigB: Hex, opening: { signers: Address[]; vrfOutputs: Hex[] }): Promise<Hex> {
-    const { request } = await this.publicClient.simulateContract({
-      account: this.walletClient.account,
-      address: this.addresses.disputes,
-      abi: disputesAbi,
-      functionName: "disputeEquivocation",
-      args: [a, sigA, b, sigB, opening],
+    return this.serially(async () => {
+      const { request } = await this.publicClient.simulateContract({
+        account: this.walletClient.account,
+        address: this.addresses.disputes,
+        abi: disputesAbi,
+        functionName: "disputeEquivocation",
+        args: [a, sigA, b, sigB, opening],
+      });
+      const hash = await this.walletClient.writeContract(request);
+      await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+      return hash;
     });
-    const hash = await this.walletClient.writeContract(request);
-    await this.publicClient.waitForTransactionReceipt({ hash });
-    return hash;
   }
 
   async disputeVrfFraud(
@@ -263,16 +268,43 @@ export class GatewayChain {
     helpers: { uPoint: readonly [bigint, bigint]; vComponents: readonly [bigint, bigint, bigint, bigint] },
     opening: { signers: Address[]; vrfOutputs: Hex[] },
   ): Promise<Hex> {
-    const { request } = await this.publicClient.simulateContract({
-      account: this.walletClient.account,
-      address: this.addresses.disputes,
-      abi: disputesAbi,
-      functionName: "disputeVrfFraud",
-      args: [claim, signature, helpers, opening],
+    return this.serially(async () => {
+      const { request } = await this.publicClient.simulateContract({
+        account: this.walletClient.account,
+        address: this.addresses.disputes,
+        abi: disputesAbi,
+        functionName: "disputeVrfFraud",
+        args: [claim, signature, helpers, opening],
+      });
+      const hash = await this.walletClient.writeContract(request);
+      await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+      return hash;
     });
-    const hash = await this.walletClient.writeContract(request);
-    await this.publicClient.waitForTransactionReceipt({ hash });
-    return hash;
+  }
+
+  /** Opens the next epoch (anyone may, once it is due); see Gateway.armEpochOpener. */
+  async openEpoch(gas: bigint): Promise<Hex> {
+    return this.serially(async () => {
+      // Not simulated: a call is judged at the latest block's timestamp, which on a quiet
+      // dev chain lags the wall clock; mined, the transaction gets the current time.
+      const hash = await this.walletClient.writeContract({ address: this.addresses.epochs, abi: epochClockAbi, functionName: "openEpoch", gas });
+      await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+      return hash;
+    });
+  }
+
+  /**
+   * This gateway's transactions one at a time: each takes its nonce from the chain when it
+   * is sent, so two in flight at once (two rounds ending together, an epoch to open) would
+   * take the same one and the second would be refused.
+   */
+  private serially<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(write, write);
+    this.writes = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /** Subscribe to every decoded event of the system's contracts. */

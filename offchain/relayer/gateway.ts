@@ -9,6 +9,7 @@ import type { Address, Hex, LocalAccount } from "viem";
 import { AgentClient } from "../attest/bridge/client.js";
 import type { StaticKeyPair } from "../attest/bridge/noise.js";
 import { createTrustmeshHost, type TrustmeshHost } from "../p2p/host.js";
+import { secretKeyGatewaySigner } from "../p2p/signer.js";
 import type { NodeRecord, RegistryListener, RegistryView } from "../p2p/registry-view.js";
 import { NodeStatus, Verdict } from "../core/protocol.js";
 import { roundSchedule } from "../core/schedule.js";
@@ -22,7 +23,16 @@ import type { Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { startStatusServer, type StatusServer } from "./status-server.js";
 import { VerifierService, type VerifierOptions, type VerifierParams } from "./verifier.js";
+import { resumePendingRounds } from "./round-resume.js";
 import type { HpcIdentity } from "./enrolment.js";
+
+/** Retry round ids: the scheduled sequence plus attempt * 2^32 (schedules stay far below 2^32 rounds). */
+export const RETRY_SEQUENCE_STEP = 1n << 32n;
+const MAX_RETRIES = 1;
+/** Gas for EpochClock.openEpoch (a seed, a threshold from the eligible count, one slot). */
+const OPEN_EPOCH_GAS = 300_000n;
+/** Tickets are drawn this long before a round starts (VerifierService.prepare). */
+const PREPARE_AHEAD_MS = 1_500;
 
 export interface GatewayRuntime {
   name: string;
@@ -44,6 +54,9 @@ export interface GatewayRuntime {
   actions?: { reboot?: () => Promise<void>; stopTask?: () => Promise<void> };
   byzantine?: "equivocate";
   sandbox?: VerifierOptions["sandbox"];
+  onRoundTiming?: VerifierOptions["onTiming"];
+  /** Do not attest until beginAttestation() (a devnet connects its gateways first). */
+  deferAttestation?: boolean;
 }
 
 /**
@@ -101,10 +114,13 @@ export class Gateway {
   private scheduledEpoch = -1n;
   private epochTimer: NodeJS.Timeout | undefined;
   private running = false;
+  private attesting = false;
   private readonly startedAt = Date.now();
   private readonly outcomes: { round: string; kind: string }[] = [];
   private unsubscribeChain: (() => void) | undefined;
   private failedVerdicts = 0;
+  /** Outcomes of the rounds rejoined at start (settles; never rejects). */
+  resumed: Promise<{ round: string; kind: string }[]> = Promise.resolve([]);
 
   constructor(readonly rt: GatewayRuntime) {
     this.metrics = rt.metrics ?? new Metrics();
@@ -135,7 +151,8 @@ export class Gateway {
     const rt = this.rt;
     this.registryView = new ChainRegistryView(rt.chain, rt.verifier.quorum);
     this.host = await createTrustmeshHost({
-      signer: this.account,
+      // Native libsecp256k1 signing, same bytes as the viem account: every envelope is signed.
+      signer: secretKeyGatewaySigner(rt.gatewaySecret),
       nodeId: rt.nodeId,
       chainId: rt.chain.chainId,
       registry: this.registryView,
@@ -172,10 +189,11 @@ export class Gateway {
       params: rt.verifier,
       byzantine: rt.byzantine,
       sandbox: rt.sandbox,
+      onTiming: rt.onRoundTiming,
     });
     this.verifier.start();
     this.unsubscribeChain = rt.chain.onEvent((e) => {
-      if (e.eventName === "EpochOpened") void this.scheduleEpoch();
+      if (e.eventName === "EpochOpened" && this.attesting) void this.scheduleEpoch();
       if (e.eventName === "VerdictRecorded" && (e.args.node as bigint) === rt.nodeId && Number(e.args.verdict) === Verdict.Untrusted) {
         void this.onFailedVerdict(e.args.round as bigint);
       }
@@ -188,13 +206,29 @@ export class Gateway {
       this.status = await startStatusServer({ port: rt.statusPort, metrics: this.metrics, status: () => this.statusReport() });
     }
     this.running = true;
-    await this.scheduleEpoch();
-    this.armEpochOpener();
+    // Rounds a crash interrupted: rejoined (or closed) from the journal, in the background.
+    this.resumed = resumePendingRounds({
+      journal: rt.journal,
+      isRecorded: (round) => rt.chain.isRecorded(round),
+      resume: (r) => this.verifier.resume(r),
+      log: rt.log,
+      roundTimeoutMs: rt.verifier.roundTimeoutMs,
+    })
+      .then((outcomes) => {
+        for (const o of outcomes) this.outcomes.push({ round: o.round, kind: `resumed-${o.kind}` });
+        return outcomes;
+      })
+      .catch((e: unknown) => {
+        rt.log.error({ err: e }, "resuming interrupted rounds failed");
+        return [];
+      });
+    if (!rt.deferAttestation) await this.beginAttestation();
     rt.log.info({ nodeId: rt.nodeId.toString(), peer: this.host.peerId.toString(), addrs: this.peerAddresses }, "gateway started");
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.attesting = false;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     if (this.epochTimer) clearTimeout(this.epochTimer);
@@ -225,6 +259,17 @@ export class Gateway {
   }
 
   /**
+   * Starts the monitoring schedule and the epoch opener (start() does it, unless the
+   * runtime defers it: a devnet first connects its gateways to each other).
+   */
+  async beginAttestation(): Promise<void> {
+    if (this.attesting || !this.running) return;
+    this.attesting = true;
+    await this.scheduleEpoch();
+    this.armEpochOpener();
+  }
+
+  /**
    * Monitoring: every node is attested at times drawn from the epoch seed (exponential
    * gaps of the configured mean), so the schedule is constant, frequent and unpredictable
    * before the epoch opens, and every gateway derives the same one.
@@ -240,18 +285,23 @@ export class Gateway {
     }
     if (epoch <= this.scheduledEpoch || !this.running) return;
     this.scheduledEpoch = epoch;
-    const info = await chain.epoch(epoch);
-    const duration = BigInt(await chain.publicClient.readContract({ address: chain.addresses.epochs, abi: epochClockAbi, functionName: "epochDuration" }));
-    const count = await chain.nodeCount();
+    // Read side by side: the first rounds of the epoch may be due within moments.
+    const [info, durationRaw, count, head] = await Promise.all([
+      chain.epoch(epoch),
+      chain.publicClient.readContract({ address: chain.addresses.epochs, abi: epochClockAbi, functionName: "epochDuration" }),
+      chain.nodeCount(),
+      chain.publicClient.getBlock({ blockTag: "latest" }),
+    ]);
+    const duration = BigInt(durationRaw);
+    const nodes = await Promise.all(Array.from({ length: Number(count) }, (_, i) => chain.node(BigInt(i + 1), 0)));
     const now = Date.now();
     // Schedules are in chain time; a chain whose clock runs ahead of ours (many blocks per
     // second on a dev chain) shifts every start by the same amount.
-    const head = await chain.publicClient.getBlock({ blockTag: "latest" });
     const chainAheadMs = Math.max(0, Number(head.timestamp) * 1000 - now);
     let scheduled = 0;
-    for (let node = 1n; node <= count; node++) {
+    for (const n of nodes) {
+      const node = n.nodeId;
       if (node === this.rt.nodeId) continue;
-      const n = await chain.node(node, 0);
       if (n.status !== NodeStatus.Registered && n.status !== NodeStatus.Trusted && n.status !== NodeStatus.Untrusted) continue;
       const rounds = roundSchedule({
         seed: info.seed,
@@ -263,17 +313,60 @@ export class Gateway {
       });
       for (const r of rounds) {
         const localStart = r.startMs - chainAheadMs;
-        // A round whose start passed long ago (a restart) is skipped: its committee is gone.
-        if (localStart < now - this.rt.verifier.revealWindowMs) continue;
-        const t = setTimeout(() => {
-          this.timers.delete(t);
-          void this.runRound(r.round, localStart, info);
-        }, Math.max(0, localStart - now));
-        this.timers.add(t);
+        // A round whose start passed (a restart, an epoch learnt late) is not run, nor
+        // retried: its committee has gone, and the node's next round comes soon enough.
+        if (localStart < now - this.rt.verifier.revealWindowMs / 2) continue;
+        this.at(localStart - PREPARE_AHEAD_MS, () => this.verifier.prepare(r.round, info));
+        this.at(localStart, () => void this.runRound(r.round, localStart, info));
+        this.armRetry(r.round, localStart, info, 1);
         scheduled++;
       }
     }
     log.info({ epoch: epoch.toString(), rounds: scheduled }, "epoch scheduled");
+  }
+
+  /** Runs `fn` at wall-clock time `atMs` (now if past), unless the gateway stops first. */
+  private at(atMs: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (this.running) fn();
+    }, Math.max(0, atMs - Date.now()));
+    this.timers.add(t);
+  }
+
+  /**
+   * A round that is not on chain `retryDelayMs` after its start (no committee, an agent
+   * that did not answer, a PBFT instance that did not decide) is run again, under the id
+   * `round + attempt * RETRY_SEQUENCE_STEP`: every gateway reads the same chain and derives
+   * the same id and start, so the retry gets a committee of its own, and its sortition is
+   * a fresh VRF draw. Without it a node whose rounds fail could go unattested for epochs.
+   */
+  private armRetry(round: bigint, startMs: number, info: Awaited<ReturnType<GatewayChain["epoch"]>>, attempt: number): void {
+    if (attempt > MAX_RETRIES) return;
+    const retryStart = startMs + this.retryDelayMs;
+    // Only a retry whose reveal window is still open can gather a committee.
+    if (retryStart + this.rt.verifier.revealWindowMs <= Date.now()) {
+      this.armRetry(round, retryStart, info, attempt + 1);
+      return;
+    }
+    // Every earlier id of this round (the scheduled one, the retries): one record is enough.
+    const earlier = Array.from({ length: attempt }, (_, k) => round + BigInt(k) * RETRY_SEQUENCE_STEP);
+    this.at(retryStart, () => {
+      void Promise.all(earlier.map((id) => this.rt.chain.isRecorded(id))).then(
+        (recorded) => {
+          if (recorded.some(Boolean) || !this.running) return;
+          const retry = round + BigInt(attempt) * RETRY_SEQUENCE_STEP;
+          this.rt.log.info({ round: round.toString(), retry: retry.toString(), attempt }, "round not recorded: retrying");
+          void this.runRound(retry, retryStart, info);
+          this.armRetry(round, retryStart, info, attempt + 1);
+        },
+        (e: unknown) => this.rt.log.warn({ err: e, round: round.toString() }, "cannot read the round's record; no retry"),
+      );
+    });
+  }
+
+  private get retryDelayMs(): number {
+    return this.rt.verifier.retryDelayMs ?? this.rt.verifier.roundTimeoutMs;
   }
 
   private async runRound(round: bigint, startMs: number, info: Awaited<ReturnType<GatewayChain["epoch"]>>): Promise<void> {
@@ -299,8 +392,8 @@ export class Gateway {
         const wallNow = BigInt(Math.floor(Date.now() / 1000));
         const now = block.timestamp > wallNow ? block.timestamp : wallNow;
         if (now >= due + this.rt.nodeId - 1n) {
-          const { request } = await chain.publicClient.simulateContract({ account: this.account, address: chain.addresses.epochs, abi: epochClockAbi, functionName: "openEpoch" });
-          await chain.publicClient.waitForTransactionReceipt({ hash: await chain.walletClient.writeContract(request) });
+          // The stagger keeps gateways from racing each other for it.
+          await chain.openEpoch(OPEN_EPOCH_GAS);
         }
       } catch {
         // Someone else opened it first, or the RPC hiccuped: the next tick tries again.

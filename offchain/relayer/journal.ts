@@ -8,6 +8,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { TrustmeshError } from "../core/errors.js";
 import { readJsonFile, writeFileAtomic } from "./atomic-file.js";
+import { faultPoint, type FaultRole } from "./fault.js";
 
 export class JournalError extends TrustmeshError {
   override name = "JournalError";
@@ -33,6 +34,22 @@ export interface SignedVoteRecord {
   voteHash: string;
   signature: string;
   signedAt: number;
+  /** The vote itself (JSON-safe), so a restarted gateway can ask its committee for that decision again. */
+  vote?: Record<string, unknown>;
+}
+
+/** What the caller is about to sign, written before the signature is made. */
+export interface SignIntent {
+  vote: Record<string, unknown>;
+  /** Whether this gateway proposed the vote (for the crash test's fault points only). */
+  role: FaultRole;
+}
+
+/** The vote a round was about to sign (maybe signed already): the decision to rejoin after a crash. */
+export interface RoundVote {
+  voteHash: string;
+  vote: Record<string, unknown>;
+  signed: boolean;
 }
 
 interface JournalFile {
@@ -40,6 +57,8 @@ interface JournalFile {
   salt: string;
   nonceReservedUpTo: string;
   votes: Record<string, SignedVoteRecord>;
+  /** Votes about to be signed (absent in journals written before intents existed). */
+  intents?: Record<string, { voteHash: string; vote: Record<string, unknown> }>;
   rounds: Record<string, PendingRound>;
 }
 
@@ -48,6 +67,7 @@ export class GatewayJournal {
   private nextNonce: bigint;
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly signing = new Map<string, Promise<string>>();
 
   private constructor(private readonly path: string, state: JournalFile) {
     this.state = state;
@@ -93,9 +113,25 @@ export class GatewayJournal {
   /**
    * Signs at most one vote per round: the same vote again returns the signature made
    * before; a different vote for a signed round is refused (it would be equivocation).
-   * The signature is on disk before it is returned.
+   * The signature is on disk before it is returned. With an `intent`, the vote is written
+   * down before signing too: a gateway killed between the two still knows, after a restart,
+   * which decision its committee was reaching (an intent is not a lock: nothing was signed).
    */
-  async signOnce(round: bigint, voteHash: string, sign: () => Promise<string>): Promise<string> {
+  async signOnce(round: bigint, voteHash: string, sign: () => Promise<string>, intent?: SignIntent): Promise<string> {
+    // One signing per round at a time: the check below and the record after the (async)
+    // signature must not interleave with another call for the same round.
+    const key = round.toString();
+    const before = this.signing.get(key) ?? Promise.resolve();
+    const run = before.catch(() => undefined).then(() => this.signNow(round, voteHash, sign, intent));
+    this.signing.set(key, run);
+    try {
+      return await run;
+    } finally {
+      if (this.signing.get(key) === run) this.signing.delete(key);
+    }
+  }
+
+  private async signNow(round: bigint, voteHash: string, sign: () => Promise<string>, intent?: SignIntent): Promise<string> {
     const key = round.toString();
     const previous = this.state.votes[key];
     if (previous) {
@@ -106,10 +142,32 @@ export class GatewayJournal {
       }
       return previous.signature;
     }
+    const role = intent?.role ?? "primary";
+    if (intent) {
+      this.state.intents = { ...this.state.intents, [key]: { voteHash, vote: intent.vote } };
+      await this.flush();
+    }
+    faultPoint("kill-before-sign", { round, role });
     const signature = await sign();
-    this.state.votes[key] = { voteHash, signature, signedAt: Date.now() };
+    this.state.votes[key] = { voteHash, signature, signedAt: Date.now(), ...(intent ? { vote: intent.vote } : {}) };
+    if (this.state.intents) delete this.state.intents[key];
     await this.flush();
+    faultPoint("kill-after-sign", { round, role });
     return signature;
+  }
+
+  /** The vote this gateway signed, or was about to sign, in `round`. */
+  roundVote(round: bigint | string): RoundVote | undefined {
+    const key = round.toString();
+    const signed = this.state.votes[key];
+    if (signed?.vote) return { voteHash: signed.voteHash, vote: signed.vote, signed: true };
+    const intent = this.state.intents?.[key];
+    return intent ? { ...intent, signed: false } : undefined;
+  }
+
+  /** Every vote signature on record, by round (for audits and the crash test). */
+  signedVotes(): Record<string, SignedVoteRecord> {
+    return { ...this.state.votes };
   }
 
   signedVote(round: bigint): SignedVoteRecord | undefined {
@@ -119,6 +177,18 @@ export class GatewayJournal {
   async putRound(round: PendingRound): Promise<void> {
     this.state.rounds[round.round] = { ...round, updatedAt: Date.now() };
     await this.flush();
+  }
+
+  /** Marks rounds finished in one write (a restart may close many at once). */
+  async closeRounds(rounds: readonly string[], phase: "recorded" | "abandoned", now = Date.now()): Promise<void> {
+    let changed = false;
+    for (const key of rounds) {
+      const r = this.state.rounds[key];
+      if (!r || r.phase === phase) continue;
+      this.state.rounds[key] = { ...r, phase, updatedAt: now };
+      changed = true;
+    }
+    if (changed) await this.flush();
   }
 
   round(round: bigint | string): PendingRound | undefined {
@@ -135,6 +205,7 @@ export class GatewayJournal {
     for (const [key, r] of Object.entries(this.state.rounds)) {
       if ((r.phase === "recorded" || r.phase === "abandoned") && now - r.updatedAt > olderThanMs) {
         delete this.state.rounds[key];
+        if (this.state.intents) delete this.state.intents[key];
         dropped++;
       }
     }

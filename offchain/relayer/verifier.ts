@@ -16,10 +16,10 @@ import type { Address, Hex, LocalAccount } from "viem";
 import { hashTypedData, keccak256 } from "viem";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { isTrustmeshError } from "../core/errors.js";
-import { decodeRoundId, Role, Verdict } from "../core/protocol.js";
-import { drawTicket } from "../core/sortition.js";
+import { decodeRoundId, NodeStatus, Role, sortitionAlpha, Verdict } from "../core/protocol.js";
+import { drawTicket, MAX_UINT256 } from "../core/sortition.js";
 import { formCommittee, type VerifiedReveal } from "../core/committee.js";
-import { bytesToHex } from "../core/vrf/index.js";
+import { bytesToHex, proofToHash, prove } from "../core/vrf/index.js";
 import { createReplica, decodeMessage, publicKeyOf, type Certificate, type Decision } from "../core/pbft/index.js";
 import { cachedSecp256k1Authenticator, cachedVoteVerifier, voteSignerOf } from "./auth-cache.js";
 import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
@@ -39,6 +39,7 @@ import { assessResponse, scoreInputOf } from "./assess.js";
 import { EquivocationWatch } from "./equivocation.js";
 import { decodeRoundPayload, encodeRoundPayload, type AttestResponsePayload, type RevealPayload } from "./round-messages.js";
 import { checkVerifierClaim, claimSigner, signVrfClaim } from "./vrf-claims.js";
+import { resumeData, voteToJson, type ResumableRound } from "./round-resume.js";
 
 export interface VerifierParams {
   revealWindowMs: number;
@@ -46,6 +47,19 @@ export interface VerifierParams {
   selection: SelectionJson;
   /** The TrustBoard quorum (signatures a certificate needs). */
   quorum: number;
+  /**
+   * A scheduled round not recorded on chain this long after its start is run again under
+   * a derived round id (gateway.ts); default roundTimeoutMs.
+   */
+  retryDelayMs?: number;
+}
+
+/** A moment of a round as this verifier saw it (benchmarks, dashboards). */
+export interface RoundTiming {
+  round: bigint;
+  /** "requested": this verifier sent its evidence request; "recorded": its certificate was mined. */
+  event: "requested" | "recorded";
+  at: number;
 }
 
 export interface VerifierOptions {
@@ -65,6 +79,32 @@ export interface VerifierOptions {
   byzantine?: "equivocate";
   /** Where scoring functions run (a SandboxPool's run); one fresh sandbox per call by default. */
   sandbox?: (params: SandboxRunParameters) => Promise<SandboxResult<unknown>>;
+  /** Told when this verifier sends its evidence request and when its certificate is mined (latency measurements). */
+  onTiming?: (t: RoundTiming) => void;
+}
+
+interface PreparedTicket {
+  proof: Hex;
+  output: Hex;
+  claimSignature: Hex;
+}
+
+/**
+ * This gateway's sortition ticket for a verifier seat, or null when not selected. With a
+ * saturated threshold (every eligible node sits on every committee) the output is taken
+ * from the proof itself, which saves the separate evaluation.
+ */
+function sortitionTicket(vrfSecret: Uint8Array, epoch: EpochInfo, round: bigint): { proof: Hex; output: Hex } | null {
+  if (epoch.threshold === MAX_UINT256) {
+    const proof = prove(vrfSecret, sortitionAlpha(epoch.seed, round, Role.Verifier));
+    const output = proofToHash(proof);
+    // An output of exactly 2^256-1 is not under the threshold (selection is output < threshold).
+    if (BigInt(bytesToHex(output)) >= epoch.threshold) return null;
+    return { proof: bytesToHex(proof) as Hex, output: bytesToHex(output) as Hex };
+  }
+  const ticket = drawTicket(vrfSecret, { seed: epoch.seed, round, role: Role.Verifier }, epoch.threshold);
+  if (!ticket.selected || !ticket.proof) return null;
+  return { proof: bytesToHex(ticket.proof) as Hex, output: bytesToHex(ticket.output) as Hex };
 }
 
 interface RevealRecord extends VerifiedReveal {
@@ -75,11 +115,18 @@ interface RevealRecord extends VerifiedReveal {
 }
 
 /**
- * How long after the reveal deadline a member still takes in reveals stamped before it.
- * A reveal sent in time is on every honest member's table within this grace (gossip plus
- * the claim checks), so every honest member forms the same committee.
+ * Committee agreement. A member counts the reveals whose signed envelope timestamp is no
+ * later than the round's deadline (start + reveal window, the same for every member since
+ * the start comes from the epoch seed), and stops listening at deadline + this grace. Two
+ * honest members form the same committee when every reveal stamped in time reaches both
+ * within the grace: gossip on loopback takes ~2 ms (p99 ~10 ms, TOOLCHAIN.md), plus the
+ * claim checks and event-loop lag of a loaded machine, which we measured in the hundreds
+ * of ms at worst; hence 500 ms. A member whose clock or loop is so late that it misses the
+ * grace forms a different replica set; its PBFT messages then do not count at the others
+ * and the round is decided without it, or, failing that, retried (gateway.ts).
+ * Waiting ends earlier when every node that could reveal has (see awaitReveals).
  */
-const REVEAL_GRACE_MS = 600;
+const REVEAL_GRACE_MS = 500;
 
 interface Waiter {
   resolve: (r: { payload: AttestResponsePayload; data: Uint8Array }) => void;
@@ -100,8 +147,10 @@ export class VerifierService {
   private readonly waiters = new Map<string, Waiter>();
   private readonly reveals = new Map<bigint, Map<bigint, RevealRecord>>();
   private readonly revealListeners = new Map<bigint, () => void>();
-  private readonly clocks = new Map<bigint, ClockState>();
+  /** TPM clocks seen per target, with when their evidence arrived (see previousClock). */
+  private readonly clocks = new Map<bigint, { clock: ClockState; receivedAt: number }[]>();
   private readonly history = new Map<bigint, ("trusted" | "untrusted")[]>();
+  private readonly tickets = new Map<bigint, Promise<PreparedTicket | null>>();
   private unsubscribe: (() => void)[] = [];
   private readonly publicKey: Hex;
   private approved: { at: number; list: Hex[] } | undefined;
@@ -230,6 +279,31 @@ export class VerifierService {
   }
 
   /**
+   * Draws this gateway's ticket for a round ahead of its start, and signs the claim: the
+   * VRF proof is the costliest step of a round, and rounds of several gateways start at the
+   * same instant. Nothing leaves the gateway before the round starts.
+   */
+  prepare(round: bigint, epoch: EpochInfo): void {
+    void this.prepared(round, epoch).catch(() => undefined);
+  }
+
+  private prepared(round: bigint, epoch: EpochInfo): Promise<PreparedTicket | null> {
+    const hit = this.tickets.get(round);
+    if (hit) return hit;
+    const o = this.o;
+    const p = (async () => {
+      const t = sortitionTicket(o.vrfSecret, epoch, round);
+      if (!t) return null;
+      const claimSignature = await signVrfClaim(o.account, { chainId: o.chain.chainId, board: o.chain.addresses.board }, round, t.proof);
+      return { ...t, claimSignature };
+    })();
+    this.tickets.set(round, p);
+    if (this.tickets.size > 4096) this.tickets.delete(this.tickets.keys().next().value as bigint);
+    p.catch(() => this.tickets.delete(round));
+    return p;
+  }
+
+  /**
    * Runs one round from this gateway's seat. `startMs` is the round's scheduled start
    * (wall clock); the reveal deadline is counted from it so every member uses the same one.
    */
@@ -237,8 +311,13 @@ export class VerifierService {
     const o = this.o;
     const { node: target } = decodeRoundId(round);
     if (target === o.nodeId) return { kind: "not-selected" };
-    const ticket = drawTicket(o.vrfSecret, { seed: epoch.seed, round, role: Role.Verifier }, epoch.threshold);
-    if (!ticket.selected || !ticket.proof) return { kind: "not-selected" };
+    // Too late to reveal: the reveal would be stamped after the deadline and count for nobody.
+    if (Date.now() >= startMs + o.params.revealWindowMs) {
+      o.log.info({ round: round.toString(), lateByMs: Date.now() - startMs }, "round started after its reveal deadline: abstaining");
+      return { kind: "abstained", reason: "late" };
+    }
+    const ticket = await this.prepared(round, epoch);
+    if (!ticket) return { kind: "not-selected" };
     if (!(await o.chain.canSign(await o.chain.node(o.nodeId, 0), o.params.quorum))) return { kind: "not-selected" };
     // PBFT traffic of this round is kept from now on: a member that forms its committee
     // a little later than the primary must not lose the pre-prepare. Subscribed only while
@@ -248,7 +327,7 @@ export class VerifierService {
       if (m.envelope.type === MessageType.Pbft && m.envelope.round === round && backlog.length < 512) backlog.push(m);
     });
     try {
-      return await this.runSelected(round, startMs, epoch, ticket.proof, ticket.output, backlog);
+      return await this.runSelected(round, startMs, epoch, ticket, backlog);
     } finally {
       unsubscribeBacklog();
       this.reveals.delete(round);
@@ -256,51 +335,76 @@ export class VerifierService {
     }
   }
 
-  private async runSelected(round: bigint, startMs: number, epoch: EpochInfo, ticketProof: Uint8Array, ticketOutput: Uint8Array, backlog: ReceivedMessage[]): Promise<RoundOutcome> {
+  /**
+   * A selected verifier reveals at once and asks for evidence at the same time: the reveal
+   * window then runs while the target quotes, and the committee is known by the time the
+   * evidence is in. The reveal promises nothing about the vote (PBFT tolerates members that
+   * never vote); it only fixes who may sign the round's certificate.
+   */
+  private async runSelected(round: bigint, startMs: number, epoch: EpochInfo, ticket: PreparedTicket, backlog: ReceivedMessage[]): Promise<RoundOutcome> {
+    const { proof, output, claimSignature } = ticket;
     const o = this.o;
     const { node: target } = decodeRoundId(round);
     o.metrics.inc("rounds_selected");
     const log = o.log.child({ round: round.toString(), target: target.toString() });
-    const proof = bytesToHex(ticketProof) as Hex;
-    const output = bytesToHex(ticketOutput) as Hex;
-    const ctx = { chainId: o.chain.chainId, board: o.chain.addresses.board };
     const revealDeadline = startMs + o.params.revealWindowMs;
-    // An overloaded gateway that starts a round late would only finish it after the reveal
-    // deadline: it stands aside at once and leaves its share of the work undone, so the
-    // rounds that can still make it are not slowed down by the ones that cannot.
-    if (Date.now() > startMs + o.params.revealWindowMs / 2) {
-      log.info({ lateByMs: Date.now() - startMs }, "round started too late for the reveal window: abstaining");
-      return { kind: "abstained", reason: "late" };
-    }
 
-    // 1. Request evidence (journal first: the nonce and the round survive a crash).
+    // 1. Journal first: the nonce and the round survive a crash.
     const nonce = await o.journal.freshNonce();
     const nonceHex = `0x${Buffer.from(nonce).toString("hex")}` as Hex;
     await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "requested", nonce: nonceHex, updatedAt: Date.now() });
-    const claimSignature = await signVrfClaim(o.account, ctx, round, proof);
-    o.metrics.inc("attestation_requests_sent");
-    const requestedAt = Date.now();
-    let response: { payload: AttestResponsePayload; data: Uint8Array };
-    try {
-      response = await this.requestEvidence(
-        target,
-        round,
-        encodeRoundPayload({ kind: "request", target: target.toString(), verifierNonce: nonceHex, selection: o.params.selection, claim: { proof, signature: claimSignature } }),
-        nonceHex,
-      );
-    } catch (e) {
-      log.warn({ err: e }, "no evidence: abstaining");
-      await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "abandoned", updatedAt: Date.now() });
-      return { kind: "abstained", reason: (e as Error).message };
-    }
 
-    const answeredAt = Date.now();
-    if (answeredAt > revealDeadline) {
-      log.warn({ lateByMs: answeredAt - revealDeadline }, "evidence arrived after the reveal window: abstaining");
+    // 2. Reveal, and request evidence in parallel. The host stamps the envelope with its
+    // clock in the same synchronous step as `at` is read (publish signs asynchronously, but
+    // reads the clock at once), so the stamp the others judge is `at` or at most a
+    // millisecond later: with that margin this member counts itself in exactly when the
+    // others count it in.
+    const revealPayload = encodeRoundPayload({ kind: "reveal", target: target.toString(), proof, output, claimSignature, publicKey: this.publicKey });
+    const at = Date.now();
+    if (at >= revealDeadline - 1) {
+      log.info({ lateByMs: at - revealDeadline }, "reveal would miss its deadline: abstaining");
       await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "abandoned", updatedAt: Date.now() });
       return { kind: "abstained", reason: "late" };
     }
-    // 2. Assess and score with the policy of the round's epoch.
+    this.addReveal(round, { node: o.nodeId, gateway: o.account.address.toLowerCase(), output: BigInt(output), publicKey: this.publicKey, proof, at });
+    const revealed = o.host.publish({ type: MessageType.Reveal, round, payload: revealPayload });
+    revealed.catch((e: unknown) => log.warn({ err: e }, "reveal not published"));
+    o.metrics.inc("attestation_requests_sent");
+    const requestedAt = Date.now();
+    const evidence = this.requestEvidence(
+      target,
+      round,
+      encodeRoundPayload({ kind: "request", target: target.toString(), verifierNonce: nonceHex, selection: o.params.selection, claim: { proof, signature: claimSignature } }),
+      nonceHex,
+    ).then(
+      (r) => ({ ok: true as const, r, at: Date.now() }),
+      (e: unknown) => ({ ok: false as const, reason: e instanceof Error ? e.message : String(e) }),
+    );
+    this.o.onTiming?.({ round, event: "requested", at: requestedAt });
+
+    // 3. The committee: every reveal stamped by the deadline.
+    const reveals = await this.awaitReveals(round, revealDeadline, await this.possibleRevealers(target));
+    let committee;
+    try {
+      committee = formCommittee(reveals, epoch.threshold, o.params.quorum);
+    } catch (e) {
+      log.warn({ err: e, reveals: reveals.length }, "no committee: abstaining");
+      await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "abandoned", updatedAt: Date.now() });
+      return { kind: "abstained", reason: isTrustmeshError(e) ? e.code : "committee" };
+    }
+    const members = committee.members as RevealRecord[];
+    const myIndex = members.findIndex((m) => m.node === o.nodeId);
+    if (myIndex < 0) return { kind: "abstained", reason: "not in committee" };
+    const formedAt = Date.now();
+
+    // 4. Assess and score the evidence with the policy of the round's epoch.
+    const got = await evidence;
+    if (!got.ok) {
+      log.warn({ reason: got.reason }, "no evidence: abstaining");
+      await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "abandoned", updatedAt: Date.now() });
+      return { kind: "abstained", reason: got.reason };
+    }
+    const response = got.r;
     const [targetNode, reputation, approvedImages, policyCid] = await Promise.all([
       o.chain.node(target),
       o.chain.reputation(target),
@@ -314,9 +418,9 @@ export class VerifierService {
       identityDigest: targetNode.identityDigest,
       tier: targetNode.tier,
       approvedImages,
-      previousClock: this.clocks.get(target),
+      previousClock: this.previousClock(target, requestedAt),
     });
-    if (assessment.ok && assessment.clock) this.clocks.set(target, assessment.clock);
+    if (assessment.ok && assessment.clock) this.recordClock(target, assessment.clock, got.at);
     o.metrics.inc(assessment.ok ? "evidence_verified" : "evidence_rejected");
     const assessedAt = Date.now();
     const scored = await runScoring(
@@ -327,10 +431,11 @@ export class VerifierService {
     );
     if (!scored.ok) {
       log.warn({ code: scored.code, message: scored.message }, "scoring function failed: abstaining");
+      await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "abandoned", updatedAt: Date.now() });
       return { kind: "abstained", reason: `scoring failed: ${scored.code}` };
     }
 
-    // 3. Pin the signed evidence bundle; its CID goes into the vote.
+    // 5. Pin the signed evidence bundle; its CID goes into the vote.
     const evidenceCid = await o.store.put(response.data);
     const myVote: Vote = {
       round,
@@ -340,42 +445,63 @@ export class VerifierService {
       evidenceCid: cidToHex(evidenceCid),
       policyCid,
     };
-    log.info({ ms: { start: requestedAt - startMs, evidence: answeredAt - requestedAt, assess: assessedAt - answeredAt, score: Date.now() - assessedAt }, verdict: scored.value.verdict, score: scored.value.score, reasons: scored.value.reasons, findings: assessment.findings.filter((f) => f.severity !== "info").map((f) => f.code) }, "evidence assessed");
-    await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "scored", nonce: nonceHex, data: { verdict: myVote.verdict, score: myVote.score, evidenceCid: myVote.evidenceCid }, updatedAt: Date.now() });
-
-    // 4. Reveal, wait for the window, form the committee.
-    if (Date.now() > revealDeadline) {
-      log.warn({ lateByMs: Date.now() - revealDeadline }, "assessment finished after the reveal window: abstaining");
-      return { kind: "abstained", reason: "late" };
-    }
-    this.addReveal(round, { node: o.nodeId, gateway: o.account.address.toLowerCase(), output: BigInt(output), publicKey: this.publicKey, proof, at: Date.now() });
-    await o.host.publish({
-      type: MessageType.Reveal,
-      round,
-      payload: encodeRoundPayload({ kind: "reveal", target: target.toString(), proof, output, claimSignature, publicKey: this.publicKey }),
-    });
-    const reveals = await this.awaitReveals(round, revealDeadline, Number(await o.chain.nodeCount()) - 1);
-    let committee;
-    try {
-      committee = formCommittee(reveals, epoch.threshold, o.params.quorum);
-    } catch (e) {
-      log.warn({ err: e, reveals: reveals.length }, "no committee: abstaining");
-      return { kind: "abstained", reason: isTrustmeshError(e) ? e.code : "committee" };
-    }
-    const members = committee.members as RevealRecord[];
-    const myIndex = members.findIndex((m) => m.node === o.nodeId);
-    if (myIndex < 0) return { kind: "abstained", reason: "not in committee" };
+    log.info(
+      {
+        ms: { start: requestedAt - startMs, committee: formedAt - requestedAt, evidence: got.at - requestedAt, assess: assessedAt - Math.max(got.at, formedAt), score: Date.now() - assessedAt },
+        members: members.length,
+        verdict: scored.value.verdict,
+        score: scored.value.score,
+        reasons: scored.value.reasons,
+        findings: assessment.findings.filter((f) => f.severity !== "info").map((f) => f.code),
+      },
+      "evidence assessed",
+    );
     await o.journal.putRound({
       round: round.toString(),
       target: target.toString(),
       phase: "signed",
       nonce: nonceHex,
-      data: { committee: members.map((m) => m.node.toString()) },
+      // Enough to rejoin this committee after a crash (round-resume.ts).
+      data: resumeData(members, myIndex, output, myVote),
       updatedAt: Date.now(),
     });
 
-    // 5. PBFT on the vote; commits carry the EIP-712 signatures.
+    // 6. PBFT on the vote; commits carry the EIP-712 signatures.
     return this.agree(round, myVote, members, myIndex, output, log, backlog);
+  }
+
+  /**
+   * The clock the target's TPM showed last before this request was sent. Rounds of one
+   * target overlap (a retry, a short mean interval), and their evidence may be assessed out
+   * of order; only a quote received before this request went out was certainly made before
+   * the quote that answers it, so only those may prove a clock rollback.
+   */
+  private previousClock(target: bigint, requestedAt: number): ClockState | undefined {
+    let best: { clock: ClockState; receivedAt: number } | undefined;
+    for (const c of this.clocks.get(target) ?? []) if (c.receivedAt < requestedAt && (!best || c.receivedAt > best.receivedAt)) best = c;
+    return best?.clock;
+  }
+
+  private recordClock(target: bigint, clock: ClockState, receivedAt: number): void {
+    const list = this.clocks.get(target) ?? [];
+    list.push({ clock, receivedAt });
+    if (list.length > 8) list.shift();
+    this.clocks.set(target, list);
+  }
+
+  /**
+   * An upper bound of the verifiers that may still reveal for a round: every registered
+   * node but the target and the banned. The bound only lets the wait end early; a bound
+   * that is too high merely waits the full window.
+   */
+  private async possibleRevealers(target: bigint): Promise<number> {
+    const count = Number(await this.o.chain.nodeCount());
+    let possible = 0;
+    for (let id = 1n; id <= BigInt(count); id++) {
+      if (id === target) continue;
+      if ((await this.o.chain.node(id, 10_000)).status !== NodeStatus.Banned) possible++;
+    }
+    return possible;
   }
 
   /**
@@ -411,8 +537,11 @@ export class VerifierService {
       auth: cachedSecp256k1Authenticator(o.gatewaySecret, members.map((m) => m.publicKey)),
       voteSigner: {
         signVote: (vote: Vote) =>
-          o.journal.signOnce(vote.round, hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote }), () =>
-            o.account.signTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote }),
+          o.journal.signOnce(
+            vote.round,
+            hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote }),
+            () => o.account.signTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote }),
+            { vote: voteToJson(vote), role: vote.evidenceCid === myVote.evidenceCid ? "primary" : "backup" },
           ) as Promise<Hex>,
         vrfOutput: () => output,
       },
@@ -495,6 +624,17 @@ export class VerifierService {
   }
 
   /**
+   * After a restart: rejoins the PBFT instance of a round whose committee this gateway had
+   * formed, asking for `r.vote` (the decision it signed or was about to sign). The members
+   * that decided answer the laggard; the journal returns the signature made before, if any.
+   */
+  resume(r: ResumableRound): Promise<RoundOutcome> {
+    const log = this.o.log.child({ round: r.round.toString(), target: r.vote.node.toString(), resumed: true });
+    const members: RevealRecord[] = r.members.map((m) => ({ ...m }));
+    return this.agree(r.round, r.vote, members, r.myIndex, r.output, log, []);
+  }
+
+  /**
    * The decision's certificate, topped up with the signatures of commits that arrived
    * after it, until the on-chain quorum is met (or a short wait runs out). Each added
    * signature is checked against its member's registered address first.
@@ -515,8 +655,10 @@ export class VerifierService {
     if (base) base.signers.forEach((s, k) => bySigner.set(s.toLowerCase(), { signature: base.signatures[k] as Hex, vrfOutput: base.vrfOutputs[k] as Hex }));
     const mine = o.journal.signedVote(vote.round);
     if (mine) bySigner.set(o.account.address.toLowerCase(), { signature: mine.signature as Hex, vrfOutput: output });
-    // Members' commits trail the decision by up to a few seconds on a loaded machine.
-    const deadline = Date.now() + Math.min(6_000, o.params.roundTimeoutMs / 3);
+    // Members' commits trail the decision by up to a few seconds on a loaded machine, and a
+    // member that crashed endorses only once it has restarted and rejoined (round-resume.ts):
+    // a short certificate keeps waiting for as long as the round may live.
+    const deadline = Date.now() + o.params.roundTimeoutMs;
     for (;;) {
       for (const [replica, c] of commits) {
         const member = members[replica];
@@ -551,6 +693,7 @@ export class VerifierService {
         order.map(({ i }) => cert.vrfOutputs[i] as Hex),
       );
       this.o.metrics.inc("certificates_submitted");
+      this.o.onTiming?.({ round: cert.vote.round, event: "recorded", at: Date.now() });
       log.info({ tx, signers: cert.signers.length }, "certificate submitted");
       return true;
     } catch (e) {

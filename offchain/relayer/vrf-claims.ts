@@ -3,8 +3,9 @@
  * proof it presents, so a false claim - an invalid proof, or one whose output is not under
  * the epoch threshold - is provable on chain by anyone (Disputes.disputeVrfFraud).
  */
-import { recoverTypedDataAddress, type Address, type Hex, type LocalAccount } from "viem";
+import { hashTypedData, type Address, type Hex, type LocalAccount } from "viem";
 import { trustBoardDomain, vrfClaimTypes } from "../chain/eip712.js";
+import { recoverAddressFromHash } from "../core/crypto/index.js";
 import { checkClaim, type ClaimCheck } from "../core/sortition.js";
 import { computeFastVerifyParams, decodeProof } from "../core/vrf/index.js";
 import { Role } from "../core/protocol.js";
@@ -24,27 +25,48 @@ export async function signVrfClaim(account: LocalAccount, ctx: ClaimContext, rou
   });
 }
 
+/**
+ * Every claim is checked several times: by the target with the request, and by each
+ * committee member with the reveal; in a devnet every gateway of the process checks it.
+ * Both checks are pure functions of their inputs, so their results are kept in bounded
+ * process-wide tables (the same idea as auth-cache.ts).
+ */
+const MAX_MEMO = 4096;
+const signers = new Map<string, Address | null>();
+const claimChecks = new Map<string, ClaimCheck>();
+
+function remember<V>(table: Map<string, V>, key: string, value: V): V {
+  if (table.size >= MAX_MEMO) table.delete(table.keys().next().value as string);
+  table.set(key, value);
+  return value;
+}
+
 export async function claimSigner(ctx: ClaimContext, round: bigint, proof: Hex, signature: Hex): Promise<Address | null> {
+  const key = `${ctx.chainId}:${ctx.board}:${round}:${proof}:${signature}`;
+  const hit = signers.get(key);
+  if (hit !== undefined) return hit;
+  let signer: Address | null;
   try {
-    return await recoverTypedDataAddress({
-      domain: trustBoardDomain(ctx.chainId, ctx.board),
-      types: vrfClaimTypes,
-      primaryType: "VrfClaim",
-      message: { round, role: Role.Verifier, proof },
-      signature,
-    });
+    const hash = hashTypedData({ domain: trustBoardDomain(ctx.chainId, ctx.board), types: vrfClaimTypes, primaryType: "VrfClaim", message: { round, role: Role.Verifier, proof } });
+    signer = recoverAddressFromHash(hash, signature);
   } catch {
-    return null;
+    signer = null;
   }
+  return remember(signers, key, signer);
 }
 
 /** Checks a verifier's claim; malformed proofs count as invalid (they are fraud when signed). */
 export function checkVerifierClaim(vrfPublicKey: readonly [bigint, bigint], epoch: EpochInfo, round: bigint, proof: Hex): ClaimCheck {
+  const key = `${vrfPublicKey[0]}:${vrfPublicKey[1]}:${Buffer.from(epoch.seed).toString("hex")}:${epoch.threshold}:${round}:${proof}`;
+  const hit = claimChecks.get(key);
+  if (hit !== undefined) return hit;
+  let check: ClaimCheck;
   try {
-    return checkClaim([vrfPublicKey[0], vrfPublicKey[1]], { seed: epoch.seed, round, role: Role.Verifier }, hexBytes(proof), epoch.threshold);
+    check = checkClaim([vrfPublicKey[0], vrfPublicKey[1]], { seed: epoch.seed, round, role: Role.Verifier }, hexBytes(proof), epoch.threshold);
   } catch {
-    return { ok: false, reason: "invalid-proof" };
+    check = { ok: false, reason: "invalid-proof" };
   }
+  return remember(claimChecks, key, check);
 }
 
 /**

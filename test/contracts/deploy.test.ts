@@ -26,6 +26,7 @@ async function bind(result: object) {
     images: await hre.viem.getContractAt("ImageRegistry", at("images")),
     board: await hre.viem.getContractAt("TrustBoard", at("board")),
     disputes: await hre.viem.getContractAt("Disputes", at("disputes")),
+    market: await hre.viem.getContractAt("TaskMarket", at("market")),
   };
 }
 
@@ -43,7 +44,9 @@ describe("deployment", () => {
     expect(await d.reputation.read.hasRole([ROLES.VERDICT, d.board.address])).to.equal(true);
     expect(await d.reputation.read.hasRole([ROLES.SLASHER, d.disputes.address])).to.equal(true);
     expect(await d.board.read.hasRole([ROLES.DISPUTES, d.disputes.address])).to.equal(true);
-    for (const c of [d.registry, d.clock, d.policy, d.reputation, d.images, d.board, d.disputes]) {
+    expect(await d.registry.read.hasRole([ROLES.SLASHER, d.market.address])).to.equal(true);
+    expect((await d.market.read.board()).toLowerCase()).to.equal(d.board.address.toLowerCase());
+    for (const c of [d.registry, d.clock, d.policy, d.reputation, d.images, d.board, d.disputes, d.market]) {
       expect(await c.read.hasRole([ROLES.GOVERNOR, d.timelock.address])).to.equal(true);
       expect(await c.read.hasRole([ROLES.DEFAULT_ADMIN, d.timelock.address])).to.equal(true);
       expect(await c.read.hasRole([ROLES.DEFAULT_ADMIN, me])).to.equal(false);
@@ -79,6 +82,8 @@ describe("deployment", () => {
     );
     expect((await e.registry.read.token()).toLowerCase()).to.equal(d.token.address.toLowerCase());
     expect((await e.disputes.read.verifier()).toLowerCase()).to.equal(verifier.toLowerCase());
+    expect((await e.market.read.verifier()).toLowerCase()).to.equal(verifier.toLowerCase());
+    expect((await e.market.read.token()).toLowerCase()).to.equal(d.token.address.toLowerCase());
   });
 
   it("deployTrustMesh (viem only) wires the same roles and renounces the deployer's admin with a timelock", async () => {
@@ -95,5 +100,10 @@ describe("deployment", () => {
     const disputes = await hre.viem.getContractAt("Disputes", d.contracts.Disputes);
     const v = await disputes.read.verifier();
     expect(v === zeroAddress ? undefined : v.toLowerCase()).to.equal(d.contracts.VRFVerifier?.toLowerCase());
+    const market = await hre.viem.getContractAt("TaskMarket", d.contracts.TaskMarket);
+    expect(await registry.read.hasRole([ROLES.SLASHER, d.contracts.TaskMarket])).to.equal(true);
+    expect(await market.read.hasRole([ROLES.GOVERNOR, d.contracts.Timelock!])).to.equal(true);
+    expect(await market.read.hasRole([ROLES.DEFAULT_ADMIN, deployer!.account.address])).to.equal(false);
+    expect((await market.read.verifier()).toLowerCase()).to.equal(v.toLowerCase());
   });
 });

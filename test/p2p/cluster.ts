@@ -2,7 +2,8 @@
 import { privateKeyToAccount, generatePrivateKey, type PrivateKeyAccount } from "viem/accounts";
 import type { Hex } from "viem";
 import { trustBoardDomain } from "../../offchain/chain/eip712.js";
-import { createReplica, publicKeyOf, secp256k1Authenticator, viemVoteSigner, viemVoteVerifier, type Decision, type ReplicaConfig } from "../../offchain/core/pbft/index.js";
+import { createReplica, publicKeyOf, secp256k1Authenticator, secretKeyVoteSigner, viemVoteVerifier, type Decision, type ReplicaConfig } from "../../offchain/core/pbft/index.js";
+import { secretKeyGatewaySigner, type GatewaySigner } from "../../offchain/p2p/signer.js";
 import { PbftTransport } from "../../offchain/p2p/pbft-transport.js";
 import { NodeStatus } from "../../offchain/core/protocol.js";
 import { createTrustmeshHost, type TrustmeshHost, type TrustmeshHostOptions } from "../../offchain/p2p/host.js";
@@ -26,6 +27,12 @@ export function newAccount(): PrivateKeyAccount {
   return account;
 }
 
+/** The signer a member's host uses: the secret-key signer for accounts made by newAccount. */
+export function gatewaySignerOf(account: PrivateKeyAccount): GatewaySigner {
+  const sk = keyOf.get(account);
+  return sk === undefined ? account : secretKeyGatewaySigner(sk);
+}
+
 export function register(registry: MemoryRegistryView, account: PrivateKeyAccount, nodeId: bigint, status: NodeStatus = NodeStatus.Trusted): void {
   registry.set({ nodeId, gateway: account.address, status, banned: false, slashed: false });
 }
@@ -37,7 +44,8 @@ export async function startHost(
   extra: Partial<TrustmeshHostOptions> = {},
 ): Promise<Member> {
   const host = await createTrustmeshHost({
-    signer: account,
+    // The secret-key signer makes viem's exact signatures, natively; accounts made elsewhere sign through viem.
+    signer: gatewaySignerOf(account),
     nodeId,
     chainId: CHAIN_ID,
     registry,
@@ -92,6 +100,8 @@ export interface PbftCommittee {
   transports: PbftTransport[];
   /** Decisions seen by each replica, in order. */
   decisions: Decision[][];
+  /** performance.now() of each decision, parallel to `decisions`. */
+  decidedAt: number[][];
   stop(): Promise<void>;
 }
 
@@ -107,17 +117,22 @@ export async function startPbftCommittee(
   const pks = sks.map(publicKeyOf);
   const committee = members.map((m) => m.nodeId);
   const decisions = members.map(() => [] as Decision[]);
+  const decidedAt = members.map(() => [] as number[]);
   const transports = members.map((m, i) => {
     const replica = createReplica({
       ...replicaOptions,
       id: i,
       members: members.map((x) => x.account.address),
       auth: secp256k1Authenticator(sks[i]!, pks),
-      voteSigner: viemVoteSigner(m.account, PBFT_DOMAIN),
+      voteSigner: secretKeyVoteSigner(sks[i]!, PBFT_DOMAIN),
       voteVerifier: viemVoteVerifier(PBFT_DOMAIN),
     });
-    return new PbftTransport({ host: m.host, replica, committee, onDecide: (d) => decisions[i]!.push(d) });
+    const onDecide = (d: Decision) => {
+      decisions[i]!.push(d);
+      decidedAt[i]!.push(performance.now());
+    };
+    return new PbftTransport({ host: m.host, replica, committee, onDecide });
   });
   for (const t of transports) await t.start();
-  return { transports, decisions, stop: async () => { for (const t of transports) await t.stop(); } };
+  return { transports, decisions, decidedAt, stop: async () => { for (const t of transports) await t.stop(); } };
 }

@@ -50,6 +50,13 @@ describe("gateway journal", () => {
     expect(isTrustmeshError(refusedAfterRestart, "EQUIVOCATION_REFUSED")).to.equal(true);
   });
 
+  it("concurrent signing of one round cannot produce two different signatures", async () => {
+    const j = await GatewayJournal.open(dir);
+    const slowSign = (sig: string) => () => new Promise<string>((r) => setTimeout(() => r(sig), 20));
+    const results = await Promise.allSettled([j.signOnce(3n, "0xaaa", slowSign("0xsigA")), j.signOnce(3n, "0xbbb", slowSign("0xsigB")), j.signOnce(3n, "0xaaa", slowSign("0xsigC"))]);
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value : "refused"))).to.deep.equal(["0xsigA", "refused", "0xsigA"]);
+  });
+
   it("a failed signer leaves nothing recorded", async () => {
     const j = await GatewayJournal.open(dir);
     await j.signOnce(9n, "0x1", async () => {
@@ -57,6 +64,26 @@ describe("gateway journal", () => {
     }).catch(() => undefined);
     expect(j.signedVote(9n)).to.equal(undefined);
     expect(await j.signOnce(9n, "0x2", async () => "0xok")).to.equal("0xok");
+  });
+
+  it("writes the vote it is about to sign down first; an intent is not a lock", async () => {
+    const j = await GatewayJournal.open(dir);
+    const vote = { round: "7", node: "2", verdict: 1, score: 90, evidenceCid: "0x01", policyCid: "0x02" };
+    let seenOnDisk: unknown;
+    await j
+      .signOnce(7n, "0xaaa", async () => {
+        // What a process killed right now would find after its restart.
+        seenOnDisk = (await GatewayJournal.open(dir)).roundVote(7n);
+        throw new Error("killed");
+      }, { vote, role: "backup" })
+      .catch(() => undefined);
+    expect(seenOnDisk).to.deep.equal({ voteHash: "0xaaa", vote, signed: false });
+    // Nothing was signed: another vote may still be signed (the committee may have moved on).
+    const other = { ...vote, evidenceCid: "0x03" };
+    expect(await j.signOnce(7n, "0xbbb", async () => "0xsig", { vote: other, role: "backup" })).to.equal("0xsig");
+    const again = await GatewayJournal.open(dir);
+    expect(again.roundVote(7n)).to.deep.equal({ voteHash: "0xbbb", vote: other, signed: true });
+    expect(again.signedVotes()["7"]?.signature).to.equal("0xsig");
   });
 
   it("keeps pending rounds across restarts and prunes only finished old ones", async () => {

@@ -1,13 +1,15 @@
 /**
  * Production implementations of the injected crypto: secp256k1 message authentication
- * (ECDSA over keccak256 of the canonical encoding) and EIP-712 Vote signing/verification with
- * viem. Pure computation, no I/O; keys are passed in by the caller.
+ * (ECDSA over keccak256 of the canonical encoding) and EIP-712 Vote signing/verification.
+ * All on offchain/core/crypto (libsecp256k1 where it loads): the formats are the ones viem
+ * and the contracts use, byte for byte. Pure computation, no I/O; keys come from the caller.
  */
-import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { verifyTypedData, type Address, type Hex, type LocalAccount } from "viem";
+import { hashTypedData, type Address, type Hex, type LocalAccount } from "viem";
 import { voteTypes, type Vote } from "../../chain/eip712.js";
+import { voteDigest } from "./codec.js";
+import { publicKeyFromSecret, recoverAddressFromHash, signDigest, signHash, uncompressedPublicKey, verifyDigest } from "../crypto/index.js";
 import type { Authenticator, VoteSigner, VoteVerifier } from "./types.js";
 
 /** The TrustBoard domain object (see trustBoardDomain in offchain/chain/eip712.ts). */
@@ -23,30 +25,55 @@ function strip(h: Hex): Uint8Array {
 }
 
 /**
- * ECDSA/secp256k1 authenticator: `sign` with this replica's secret key, `verify` against the
- * compressed or uncompressed public keys of all replicas (by index).
+ * ECDSA/secp256k1 authenticator: `sign` with this replica's secret key (64-byte r||s, low s),
+ * `verify` against the compressed or uncompressed public keys of all replicas (by index).
+ * Keys are parsed here, once. A malformed own key throws CryptoError; a malformed member key
+ * (a registry entry) only makes that member's messages fail verification, as before.
  */
 export function secp256k1Authenticator(secretKey: Hex, publicKeys: readonly Hex[]): Authenticator {
   const sk = strip(secretKey);
-  const pks = publicKeys.map(strip);
+  publicKeyFromSecret(sk);
+  const pks = publicKeys.map((pk) => {
+    try {
+      return uncompressedPublicKey(strip(pk));
+    } catch {
+      return null;
+    }
+  });
   return {
     sign(bytes) {
-      return `0x${bytesToHex(secp256k1.sign(keccak_256(bytes), sk, { prehash: false }))}`;
+      return `0x${bytesToHex(signDigest(sk, keccak_256(bytes)).signature)}`;
     },
     verify(replica, bytes, sig) {
       const pk = pks[replica];
-      if (!pk || sig.length !== 130) return false;
-      try {
-        return secp256k1.verify(strip(sig), keccak_256(bytes), pk, { prehash: false });
-      } catch {
-        return false;
-      }
+      if (!pk || typeof sig !== "string" || !/^0x[0-9a-fA-F]{128}$/.test(sig)) return false;
+      return verifyDigest(pk, keccak_256(bytes), strip(sig));
     },
   };
 }
 
 export function publicKeyOf(secretKey: Hex): Hex {
-  return `0x${bytesToHex(secp256k1.getPublicKey(strip(secretKey), true))}`;
+  return `0x${bytesToHex(publicKeyFromSecret(strip(secretKey), true))}`;
+}
+
+/**
+ * EIP-712 digests already computed, by domain and the vote's canonical digest (codec.ts,
+ * memoised per vote object). A replica checks every member's endorsement of the same vote,
+ * and viem's typed-data hashing costs more than the signature recovery it feeds. Two votes
+ * with one canonical encoding have the same typed data, so a hit is always the right hash.
+ */
+const voteHashes = new Map<string, Hex>();
+const VOTE_HASHES_MAX = 4096;
+
+/** The EIP-712 digest of a Vote under the TrustBoard domain (what the contract recovers from). */
+export function voteHash(domain: VoteDomain, vote: Vote): Hex {
+  const key = `${domain.name}|${domain.version}|${domain.chainId}|${domain.verifyingContract.toLowerCase()}|${voteDigest(vote)}`;
+  const hit = voteHashes.get(key);
+  if (hit !== undefined) return hit;
+  const hash = hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote });
+  if (voteHashes.size >= VOTE_HASHES_MAX) voteHashes.delete(voteHashes.keys().next().value as string);
+  voteHashes.set(key, hash);
+  return hash;
 }
 
 /** EIP-712 Vote signer from a viem local account (privateKeyToAccount). */
@@ -61,10 +88,26 @@ export function viemVoteSigner(
   };
 }
 
-/** Checks a Vote signature exactly as the contract's ECDSA recovery would (viem verifyTypedData). */
+/**
+ * EIP-712 Vote signer from the secret key itself: the same 65-byte r||s||v as
+ * viemVoteSigner (both RFC 6979, low s) at a twentieth of the cost. A batch of k requests
+ * means k Vote signatures per replica per commit, so this is on the throughput path.
+ */
+export function secretKeyVoteSigner(secretKey: Hex, domain: VoteDomain, vrfOutput?: (round: bigint) => Hex | Promise<Hex>): VoteSigner {
+  const sk = strip(secretKey);
+  publicKeyFromSecret(sk);
+  return {
+    signVote: (vote: Vote) => signHash(sk, strip(voteHash(domain, vote))),
+    ...(vrfOutput ? { vrfOutput } : {}),
+  };
+}
+
+/**
+ * Checks a Vote signature as the contract's ECDSA.recover would: recovery to the signer's
+ * address, low s only (high-s signatures revert on chain, so they must not count here).
+ */
 export function viemVoteVerifier(domain: VoteDomain): VoteVerifier {
   return {
-    verifyVote: (vote, signature, signer) =>
-      verifyTypedData({ address: signer, domain, types: voteTypes, primaryType: "Vote", message: vote, signature }),
+    verifyVote: (vote, signature, signer) => recoverAddressFromHash(voteHash(domain, vote), signature)?.toLowerCase() === signer.toLowerCase(),
   };
 }

@@ -20,6 +20,7 @@ import {
   pointFromCoordinates,
 } from "./curve.js";
 import { rfc6979Nonce } from "./rfc6979.js";
+import { challengeMatchesNative, evaluateNative, proveNative } from "./native.js";
 
 export const PROOF_LENGTH = 81;
 const C_MAX = 1n << 128n;
@@ -142,6 +143,12 @@ export interface ProveOptions {
 /** ECVRF_prove: deterministic (RFC 6979 nonce). Returns the 81-byte proof. */
 export function prove(secretKey: Uint8Array | bigint, alpha: Uint8Array, options: ProveOptions = {}): Uint8Array {
   const x = toSecretScalar(secretKey);
+  return proveNative(x, alpha, options.nonce === "legacy") ?? provePortable(x, alpha, options);
+}
+
+/** prove() in pure JS: the fallback without the native build, and the tests' reference. */
+export function provePortable(secretKey: Uint8Array | bigint, alpha: Uint8Array, options: ProveOptions = {}): Uint8Array {
+  const x = toSecretScalar(secretKey);
   const y = Point.BASE.multiply(x);
   const h = hashToTryAndIncrement(y, alpha);
   const gamma = h.multiply(x);
@@ -158,6 +165,12 @@ export function prove(secretKey: Uint8Array | bigint, alpha: Uint8Array, options
  */
 export function evaluate(secretKey: Uint8Array | bigint, alpha: Uint8Array): Uint8Array {
   const x = toSecretScalar(secretKey);
+  return evaluateNative(x, alpha) ?? evaluatePortable(x, alpha);
+}
+
+/** evaluate() in pure JS: the fallback without the native build, and the tests' reference. */
+export function evaluatePortable(secretKey: Uint8Array | bigint, alpha: Uint8Array): Uint8Array {
+  const x = toSecretScalar(secretKey);
   return gammaToHash(hashToTryAndIncrement(Point.BASE.multiply(x), alpha).multiply(x));
 }
 
@@ -166,6 +179,16 @@ export function evaluate(secretKey: Uint8Array | bigint, alpha: Uint8Array): Uin
  * proof that does not check out returns `{ valid: false }`.
  */
 export function verify(publicKey: PublicKeyInput, proof: ProofInput, alpha: Uint8Array): VerifyResult {
+  const y = toPublicKeyPoint(publicKey);
+  const { gamma, c, s } = toDecodedProof(proof);
+  if (c >= C_MAX || s >= N || c < 0n || s < 0n) return { valid: false };
+  const fast = challengeMatchesNative(encodeCompressed(y), encodeCompressed(gamma), c, s, alpha);
+  if (fast) return fast.valid ? { valid: true, beta: gammaToHash(gamma) } : { valid: false };
+  return verifyPortable(y, proof, alpha);
+}
+
+/** verify() in pure JS: the fallback without the native build (or for edge cases), and the tests' reference. */
+export function verifyPortable(publicKey: PublicKeyInput, proof: ProofInput, alpha: Uint8Array): VerifyResult {
   const y = toPublicKeyPoint(publicKey);
   const { gamma, c, s } = toDecodedProof(proof);
   if (c >= C_MAX || s >= N || c < 0n || s < 0n) return { valid: false };

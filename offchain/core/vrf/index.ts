@@ -9,6 +9,7 @@ export {
   derivePublicKey,
   encodeProof,
   evaluate,
+  evaluatePortable,
   fastVerifyArgs,
   gammaToHash,
   hashToCurve,
@@ -16,9 +17,11 @@ export {
   proofToArray,
   proofToHash,
   prove,
+  provePortable,
   toPublicKeyPoint,
   toSecretScalar,
   verify,
+  verifyPortable,
   type DecodedProof,
   type FastVerifyParams,
   type NonceMode,
@@ -27,3 +30,4 @@ export {
   type PublicKeyInput,
   type VerifyResult,
 } from "./ecvrf.js";
+export { nativeVrfAvailable } from "./native.js";

@@ -8,7 +8,7 @@ import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { privateKeyToAccount } from "viem/accounts";
 import type { Address, Hex } from "viem";
 import { trustBoardDomain } from "../../../chain/eip712.js";
-import { publicKeyOf, secp256k1Authenticator, viemVoteSigner, viemVoteVerifier } from "../auth.js";
+import { publicKeyOf, secp256k1Authenticator, secretKeyVoteSigner, viemVoteVerifier } from "../auth.js";
 import { voteDigest } from "../codec.js";
 import { Replica } from "../replica.js";
 import {
@@ -95,7 +95,8 @@ export function simKeys(seed: number, n: number, mode: CryptoMode): Keys {
   return {
     members: accounts.map((a) => a.address),
     auth: (i) => secp256k1Authenticator(sks[i]!, pks),
-    voteSigner: (i) => viemVoteSigner(accounts[i]!, SIM_DOMAIN),
+    // Byte for byte the signature viemVoteSigner(accounts[i]) makes (test/core/crypto.test.ts).
+    voteSigner: (i) => secretKeyVoteSigner(sks[i]!, SIM_DOMAIN),
     verifier: viemVoteVerifier(SIM_DOMAIN),
   };
 }

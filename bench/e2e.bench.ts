@@ -1,0 +1,171 @@
+/**
+ * End-to-end attestation benchmark -> bench/results/e2e.json
+ *
+ *   npm run bench:e2e [-- --seconds 30 --rates 3000,700]
+ *
+ * The whole system as the demo runs it (offchain/devnet): a hardhat node, 7 gateways in
+ * this process, each with an swtpm-backed HPC, the embedded IPFS store and the sandboxed
+ * scoring function. Once every node is Trusted, each phase sets the mean interval between
+ * two rounds of one node (the VRF-drawn schedule; a new mean takes effect with the next
+ * epoch), lets one epoch pass, then measures for `--seconds`:
+ *  - latency of each round, from the first evidence request any verifier sent to the
+ *    moment the certificate's transaction was mined (the submitter's receipt);
+ *  - machines attested per second: verdicts recorded on chain in the window / its length;
+ *  - rounds scheduled and rounds recorded (retries of failed rounds count once, as their round).
+ * Targets (issue 5): p50 <= 500 ms; >= 10 machines/s (Keylime's sample: 3.9/s).
+ * The machine is shared and the load average is recorded: wall-clock figures on a loaded
+ * 2-core box mostly measure waiting for a core, so CPU seconds per verdict are given too.
+ */
+import "../offchain/core/polyfills.js";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { Devnet } from "../offchain/devnet/devnet.js";
+import { demoOptions, statuses } from "../offchain/devnet/scenes.js";
+import { NodeStatus, decodeRoundId } from "../offchain/core/protocol.js";
+import { trustBoardAbi } from "../offchain/chain/artifacts.js";
+import type { RoundTiming } from "../offchain/relayer/verifier.js";
+import { RETRY_SEQUENCE_STEP } from "../offchain/relayer/gateway.js";
+
+const program = new Command()
+  .option("--seconds <s>", "measured window per phase", "30")
+  .option("--rates <list>", "mean interval between two rounds of one node, ms, one phase each", "3000,700")
+  .option("--nodes <n>", "gateways", "7")
+  .parse(process.argv);
+const opts = program.opts<{ seconds: string; rates: string; nodes: string }>();
+
+interface Latency {
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
+}
+
+interface Phase {
+  meanIntervalMs: number;
+  offeredRoundsPerSecond: number;
+  windowSeconds: number;
+  verdictsRecorded: number;
+  machinesAttestedPerSecond: number;
+  distinctMachinesAttested: number;
+  latency: Latency;
+  roundsRequested: number;
+  retriesRequested: number;
+  cpuSecondsPerVerdict: number | null;
+  loadAverage1m: number;
+}
+
+function summarise(samples: number[]): Latency {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
+  const r = (x: number) => Math.round(x);
+  return { samples: s.length, p50Ms: r(at(0.5)), p99Ms: r(at(0.99)), meanMs: r(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)) };
+}
+
+/** The scheduled round a retry id stands for (its sequence minus the retry offset). */
+function baseRound(round: bigint): bigint {
+  const { sequence } = decodeRoundId(round);
+  return round - (sequence / RETRY_SEQUENCE_STEP) * RETRY_SEQUENCE_STEP;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const nodes = Number.parseInt(opts.nodes, 10);
+  const seconds = Number.parseFloat(opts.seconds);
+  const rates = opts.rates.split(",").map((x) => Number.parseInt(x, 10));
+  const requested = new Map<bigint, number>();
+  const recorded = new Map<bigint, number>();
+  const onRoundTiming = (_gw: number, t: RoundTiming): void => {
+    if (t.event === "requested") {
+      const prev = requested.get(t.round);
+      if (prev === undefined || t.at < prev) requested.set(t.round, t.at);
+    } else if (!recorded.has(t.round)) recorded.set(t.round, t.at);
+  };
+  const dir = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "trustmesh-bench-e2e-"));
+  const t0 = Date.now();
+  const log = (line: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
+  const net = await Devnet.start({ ...demoOptions(nodes, dir), epochSeconds: 10, meanIntervalMs: rates[0] ?? 3000, onRoundTiming, progress: log });
+  const phases: Phase[] = [];
+  try {
+    log("waiting for every node to be Trusted");
+    await net.waitFor("every node Trusted", async () => (await statuses(net)).every((s) => s === NodeStatus.Trusted), 180_000);
+    for (const mean of rates) {
+      for (const n of net.nodes) n.gateway.rt.verifier.meanIntervalMs = mean;
+      // A new mean applies from the next epoch on; let one open, then measure.
+      const epoch = await net.currentEpoch();
+      await net.waitFor("the next epoch", async () => (await net.currentEpoch()) > epoch, 60_000);
+      log(`phase: one round per node every ${mean} ms on average (${((nodes * 1000) / mean).toFixed(1)} rounds/s offered), ${seconds} s`);
+      const fromBlock = await net.publicClient.getBlockNumber();
+      const start = Date.now();
+      const cpu0 = process.cpuUsage();
+      await sleep(seconds * 1000);
+      const end = Date.now();
+      const cpu = process.cpuUsage(cpu0);
+      const toBlock = await net.publicClient.getBlockNumber();
+      const events = await net.publicClient.getContractEvents({ address: net.deployment.contracts.TrustBoard, abi: trustBoardAbi, eventName: "VerdictRecorded", fromBlock: fromBlock + 1n, toBlock, strict: true });
+      const latencies: number[] = [];
+      for (const [round, at] of recorded) {
+        if (at < start || at > end) continue;
+        const from = requested.get(round);
+        if (from !== undefined) latencies.push(at - from);
+      }
+      const inWindow = [...requested].filter(([, at]) => at >= start && at <= end).map(([r]) => r);
+      const retries = inWindow.filter((r) => baseRound(r) !== r).length;
+      phases.push({
+        meanIntervalMs: mean,
+        offeredRoundsPerSecond: Math.round(((nodes * 1000) / mean) * 100) / 100,
+        windowSeconds: Math.round((end - start) / 100) / 10,
+        verdictsRecorded: events.length,
+        machinesAttestedPerSecond: Math.round((events.length / ((end - start) / 1000)) * 100) / 100,
+        distinctMachinesAttested: new Set(events.map((e) => e.args.node)).size,
+        latency: summarise(latencies),
+        roundsRequested: inWindow.length - retries,
+        retriesRequested: retries,
+        // The chain (hardhat node) runs in its own process and is not counted.
+        cpuSecondsPerVerdict: events.length > 0 ? Math.round(((cpu.user + cpu.system) / 1e6 / events.length) * 1000) / 1000 : null,
+        loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+      });
+      const p = phases[phases.length - 1] as Phase;
+      log(`  ${p.verdictsRecorded} verdicts (${p.machinesAttestedPerSecond}/s), latency p50 ${p.latency.p50Ms} ms p99 ${p.latency.p99Ms} ms (${p.latency.samples} rounds timed), load ${p.loadAverage1m}`);
+    }
+  } finally {
+    await net.stop();
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  }
+
+  const best = phases.reduce<Phase | undefined>((a, b) => (a === undefined || b.machinesAttestedPerSecond > a.machinesAttestedPerSecond ? b : a), undefined);
+  const light = phases[0];
+  const result = {
+    generatedAt: new Date().toISOString(),
+    environment: { cpus: cpus().length, loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100, node: process.version, gateways: nodes, note: "one process runs all gateways; the machine is shared with other jobs (see loadAverage1m)" },
+    targets: { latencyP50Ms: 500, machinesPerSecond: 10 },
+    summary: {
+      latencyP50Ms: light?.latency.p50Ms ?? null,
+      latencyP99Ms: light?.latency.p99Ms ?? null,
+      machinesAttestedPerSecond: best?.machinesAttestedPerSecond ?? null,
+      meetsLatencyTarget: light !== undefined && light.latency.p50Ms <= 500,
+      meetsThroughputTarget: best !== undefined && best.machinesAttestedPerSecond >= 10,
+    },
+    phases,
+  };
+  await mkdir(join(import.meta.dirname, "results"), { recursive: true });
+  await writeFile(join(import.meta.dirname, "results", "e2e.json"), JSON.stringify(result, null, 2) + "\n");
+  console.log("\nmean ms  offered/s  verdicts  machines/s  p50 ms  p99 ms  timed  retries  cpu s/verdict  load");
+  for (const p of phases) {
+    console.log(
+      `${String(p.meanIntervalMs).padStart(7)}  ${String(p.offeredRoundsPerSecond).padStart(9)}  ${String(p.verdictsRecorded).padStart(8)}  ${String(p.machinesAttestedPerSecond).padStart(10)}  ${String(p.latency.p50Ms).padStart(6)}  ${String(p.latency.p99Ms).padStart(6)}  ${String(p.latency.samples).padStart(5)}  ${String(p.retriesRequested).padStart(7)}  ${String(p.cpuSecondsPerVerdict).padStart(13)}  ${p.loadAverage1m}`,
+    );
+  }
+  console.log(`\nwrote bench/results/e2e.json (targets: p50 <= 500 ms, >= 10 machines/s)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(`bench:e2e failed: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);

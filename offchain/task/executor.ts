@@ -1,0 +1,233 @@
+/**
+ * The executor side of a task (docs/task-protocol.md sections 3-6), for one node: on a
+ * new task, decide candidacy (standing + private VRF draw), wait for the pre-run Trusted
+ * verdict, claim the task key with a fresh ephemeral key, fetch and open the function and
+ * inputs (CIDs and commitments checked), run the function in the sandbox with the task's
+ * limits, seal the result to the recipients, pin it, wipe the scratch area and submit the
+ * result with the VRF proof. `execute` never throws: every failure is an outcome with a
+ * typed TaskError and one log line, so a daemon survives any task.
+ *
+ * Where it runs: the sandbox and the scratch area are injected (`run`, `scratch`). In the
+ * devnet they are the gateway process's SandboxPool and a per-node directory wiped with
+ * the agent's own wipeScratch (why not over the bridge: ./README.md, "Where the function runs").
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Hex, LocalAccount } from "viem";
+import { capsulePublicKey, generateCapsuleKeyPair, keyFromHex, keyToHex } from "../capsule/keys.js";
+import { openCapsule } from "../capsule/seal.js";
+import { sealToStore } from "../capsule/store.js";
+import { isTrustmeshError } from "../core/errors.js";
+import { Verdict } from "../core/protocol.js";
+import { bytesToHex, computeFastVerifyParams, proofToArray } from "../core/vrf/index.js";
+import type { SandboxResult, SandboxRunParameters } from "../sandbox/types.js";
+import type { ContentStore } from "../../ipfs/adapter/content-store.js";
+import { hexToCid } from "../../ipfs/adapter/cid.js";
+import { TASK_KEY_ROLE, type KeyGrant } from "./broker.js";
+import { decodeJsonPayload, encodeJsonPayload, loadFunction } from "./bundle.js";
+import { signKeyClaim, type ClaimDomain, type KeyClaim } from "./claim.js";
+import { ClaimRejectedError, TaskError, TaskRunError } from "./errors.js";
+import { drawExecutorTicket, executorAlpha, standingProblem } from "./selection.js";
+import { TASK_OPEN, type ExecutorChainView, type TaskRecord } from "./types.js";
+
+export const INPUT_ROLE = "input";
+export const RESULT_ROLE = "result";
+/** Result capsules may be large (a list of names); the sandbox's 1 MiB default is too tight. */
+export const MAX_RESULT_BYTES = 16 * 2 ** 20;
+
+export interface ScratchReport {
+  before: { digest: string; files: number; bytes: number; empty: boolean };
+  after: { digest: string; files: number; bytes: number; empty: boolean };
+}
+
+export interface ExecutorOptions {
+  nodeId: bigint;
+  vrfSecret: Uint8Array;
+  /** The node's gateway key: signs claims and sends submitResult. */
+  account: LocalAccount;
+  domain: ClaimDomain;
+  chain: ExecutorChainView;
+  store: ContentStore;
+  /** Hands a claim to the key broker; resolves with the grant or rejects (ClaimRejectedError). */
+  claimKey: (claim: KeyClaim) => Promise<KeyGrant>;
+  /** The sandbox (a SandboxPool's run, or runInSandbox). */
+  run: (p: SandboxRunParameters) => Promise<SandboxResult<unknown>>;
+  /** The HPC's scratch area, and how it is wiped after every task. */
+  scratch: { dir: string; wipe: () => Promise<ScratchReport> };
+  /** How long to wait for the pre-run Trusted verdict (ms); default 60 s. */
+  freshVerdictTimeoutMs?: number;
+  pollMs?: number;
+  log?: (line: string, fields?: Record<string, unknown>) => void;
+}
+
+export type ExecutionOutcome =
+  | { kind: "not-candidate"; reason: string }
+  | { kind: "not-chosen"; reason: string }
+  | { kind: "failed"; error: TaskError; scratch?: ScratchReport }
+  | {
+      kind: "submitted";
+      resultCid: Hex;
+      resultCommitment: Hex;
+      txHash: Hex;
+      vrfOutput: Hex;
+      scratch: ScratchReport;
+      timings: Record<string, number>;
+    };
+
+export class TaskExecutor {
+  constructor(private readonly o: ExecutorOptions) {}
+
+  async execute(taskId: bigint): Promise<ExecutionOutcome> {
+    const log = this.o.log ?? (() => undefined);
+    try {
+      const out = await this.attempt(taskId);
+      if (out.kind === "submitted") log("task result submitted", { taskId: taskId.toString(), node: this.o.nodeId.toString(), cid: out.resultCid });
+      return out;
+    } catch (e) {
+      const error = e instanceof TaskError ? e : new TaskError("TASK_EXECUTOR", `task ${taskId} failed: ${isTrustmeshError(e) ? e.shortMessage : String((e as Error)?.message ?? e)}`, { cause: e });
+      let scratch: ScratchReport | undefined;
+      try {
+        scratch = await this.o.scratch.wipe();
+      } catch {
+        // the failure being reported matters more than a second one in the cleanup
+      }
+      log("task failed", { taskId: taskId.toString(), node: this.o.nodeId.toString(), code: error.code, reason: (error as { reason?: string }).reason, message: error.shortMessage });
+      return { kind: "failed", error, ...(scratch ? { scratch } : {}) };
+    }
+  }
+
+  private async attempt(taskId: bigint): Promise<ExecutionOutcome> {
+    const { chain, nodeId } = this.o;
+    const t0 = performance.now();
+    const timings: Record<string, number> = {};
+    const mark = (k: string) => (timings[k] = Math.round(performance.now() - t0));
+
+    const task = await chain.task(taskId);
+    if (!task) throw new TaskError("TASK_CHAIN", `task ${taskId} is not on chain`);
+    const node = await chain.node(nodeId, task.createdAt);
+    if (!node) return { kind: "not-candidate", reason: "node not registered" };
+    const standing = standingProblem(node, task.spec.minTier);
+    if (standing) return { kind: "not-candidate", reason: standing };
+    const seed = await chain.epochSeed(task.seedEpoch);
+    const ticket = drawExecutorTicket(this.o.vrfSecret, { seed, taskId, threshold: task.threshold });
+    if (!ticket.selected || !ticket.proof) return { kind: "not-candidate", reason: "VRF output above the executor threshold" };
+    mark("candidate");
+
+    if (!(await this.waitFreshVerdict(task))) return { kind: "not-chosen", reason: "the task got a result while this node waited for its pre-run verdict" };
+    mark("preRunVerdict");
+
+    const ephemeral = generateCapsuleKeyPair();
+    const claim = await signKeyClaim(this.o.account, this.o.domain, { taskId, node: nodeId, proof: bytesToHex(ticket.proof) as Hex, ephemeralKey: keyToHex(ephemeral.publicKey) });
+    let grant: KeyGrant;
+    try {
+      grant = await this.o.claimKey(claim);
+    } catch (e) {
+      // A claim arriving after the release lost to an earlier, lower one just the same.
+      if (e instanceof ClaimRejectedError && (e.reason === "not-chosen" || e.reason === "window-closed")) {
+        return { kind: "not-chosen", reason: e.metaMessages[0] ?? e.reason };
+      }
+      throw new TaskError("TASK_NO_KEY", "the key broker released no task key", { cause: e, metaMessages: e instanceof ClaimRejectedError ? [`reason: ${e.reason}`] : [] });
+    }
+    let taskKey: Uint8Array;
+    try {
+      taskKey = (await openCapsule(grant.sealedKey, ephemeral.privateKey, { taskId, role: TASK_KEY_ROLE })).payload;
+    } catch (cause) {
+      throw new TaskError("TASK_NO_KEY", "the task key grant does not open with this node's ephemeral key", { cause });
+    } finally {
+      ephemeral.privateKey.fill(0);
+    }
+    if (taskKey.length !== 32 || keyToHex(capsulePublicKey(taskKey)) !== task.spec.taskKey.toLowerCase()) {
+      taskKey.fill(0);
+      throw new TaskError("TASK_NO_KEY", "the released key is not the task key named on chain");
+    }
+    mark("key");
+
+    let result: { cid: Hex; commitment: Hex };
+    try {
+      const fn = await loadFunction(this.o.store, hexToCid(task.spec.functionCid));
+      const inputs = await this.openInputs(task, taskKey);
+      mark("inputs");
+      const run = await this.o.run({
+        source: fn.source,
+        entry: fn.entry,
+        input: inputs,
+        limits: { timeMs: task.spec.timeLimitMs, memoryBytes: task.spec.memoryLimitMb * 2 ** 20, maxOutputBytes: MAX_RESULT_BYTES },
+        // Deterministic and the same for any executor: the chain's creation time.
+        nowMs: Number(task.createdAt) * 1000,
+      });
+      if (!run.ok) throw new TaskRunError(run.code, run.message);
+      mark("run");
+      timings.sandboxRunMs = Math.round(run.stats.runMs);
+      const payload = encodeJsonPayload(run.value);
+      await writeFile(join(this.o.scratch.dir, `task-${taskId}`, "result.json"), payload);
+      const rec = await sealToStore(this.o.store, { payload, recipients: task.spec.recipientKeys.map((k) => keyFromHex(k)), taskId, role: RESULT_ROLE });
+      result = rec.chain;
+      mark("sealed");
+    } finally {
+      taskKey.fill(0);
+    }
+    const scratch = await this.o.scratch.wipe();
+    mark("wiped");
+
+    const key = node.vrfPublicKey;
+    const help = computeFastVerifyParams([key[0], key[1]], ticket.proof, executorAlpha(seed, taskId));
+    const txHash = await chain.submitResult({
+      taskId,
+      nodeId,
+      proof: proofToArray(ticket.proof),
+      uPoint: help.uPoint,
+      vComponents: help.vComponents,
+      resultCid: result.cid,
+      resultCommitment: result.commitment,
+    });
+    mark("submitted");
+    return { kind: "submitted", resultCid: result.cid, resultCommitment: result.commitment, txHash, vrfOutput: bytesToHex(ticket.output) as Hex, scratch, timings };
+  }
+
+  /**
+   * Polls the node's latest TrustBoard verdict until a Trusted one recorded at/after
+   * creation (true). False when the task stopped being Open meanwhile (another node won).
+   */
+  private async waitFreshVerdict(task: TaskRecord): Promise<boolean> {
+    const deadline = Date.now() + (this.o.freshVerdictTimeoutMs ?? 60_000);
+    for (;;) {
+      const v = await this.o.chain.latestVerdict(this.o.nodeId);
+      if (v && !v.voided && v.verdict === Verdict.Trusted && v.recordedAt >= task.createdAt) return true;
+      if (v && !v.voided && v.verdict === Verdict.Untrusted && v.recordedAt >= task.createdAt) {
+        throw new TaskError("TASK_NO_KEY", "this node's pre-run attestation was Untrusted");
+      }
+      if (((await this.o.chain.task(task.taskId))?.status ?? TASK_OPEN) !== TASK_OPEN) return false;
+      if (Date.now() > deadline) throw new TaskError("TASK_NO_KEY", "no fresh Trusted verdict on this node before the wait ran out");
+      await new Promise((r) => setTimeout(r, this.o.pollMs ?? 250));
+    }
+  }
+
+  /** Fetches (CID-checked), opens and decodes every input; the plaintext goes to scratch. */
+  private async openInputs(task: TaskRecord, taskKey: Uint8Array): Promise<unknown[]> {
+    const dir = join(this.o.scratch.dir, `task-${task.taskId}`);
+    await mkdir(dir, { recursive: true });
+    return Promise.all(
+      task.spec.inputCids.map(async (cidHex, i) => {
+        let bytes: Uint8Array;
+        try {
+          bytes = await this.o.store.get(hexToCid(cidHex));
+        } catch (cause) {
+          throw new TaskError("TASK_FETCH", `cannot fetch input capsule ${i}`, { cause });
+        }
+        let payload: Uint8Array;
+        try {
+          const opened = await openCapsule(bytes, taskKey, { taskId: task.taskId, role: INPUT_ROLE });
+          if (bytesToHex(opened.commitment).toLowerCase() !== (task.spec.inputCommitments[i] ?? "").toLowerCase()) {
+            throw new TaskError("TASK_INPUT", `input ${i}'s commitment differs from the one on chain`);
+          }
+          payload = opened.payload;
+        } catch (cause) {
+          if (cause instanceof TaskError) throw cause;
+          throw new TaskError("TASK_INPUT", `input capsule ${i} does not open with the task key`, { cause });
+        }
+        await writeFile(join(dir, `input-${i}.json`), payload);
+        return decodeJsonPayload(payload);
+      }),
+    );
+  }
+}

@@ -149,6 +149,7 @@ export class VerifierService {
   private readonly revealListeners = new Map<bigint, () => void>();
   /** TPM clocks seen per target, with when their evidence arrived (see previousClock). */
   private readonly clocks = new Map<bigint, { clock: ClockState; receivedAt: number }[]>();
+  private readonly history = new Map<bigint, ("trusted" | "untrusted")[]>();
   private readonly tickets = new Map<bigint, Promise<PreparedTicket | null>>();
   private unsubscribe: (() => void)[] = [];
   private readonly publicKey: Hex;
@@ -175,8 +176,14 @@ export class VerifierService {
     );
     this.unsubscribe.push(
       this.o.chain.onEvent((e) => {
-        // Scoring reads history from the chain at a fixed block (GatewayChain.scoringContext).
-        if (e.eventName === "VerdictRecorded") this.o.metrics.inc("verdicts_observed");
+        if (e.eventName !== "VerdictRecorded") return;
+        const node = e.args.node as bigint;
+        const verdict = Number(e.args.verdict);
+        const list = this.history.get(node) ?? [];
+        list.push(verdict === Verdict.Trusted ? "trusted" : "untrusted");
+        if (list.length > 32) list.shift();
+        this.history.set(node, list);
+        this.o.metrics.inc("verdicts_observed");
       }),
     );
   }
@@ -398,9 +405,9 @@ export class VerifierService {
       return { kind: "abstained", reason: got.reason };
     }
     const response = got.r;
-    const [targetNode, scoringContext, approvedImages, policyCid] = await Promise.all([
+    const [targetNode, reputation, approvedImages, policyCid] = await Promise.all([
       o.chain.node(target),
-      o.chain.scoringContext(target, epoch.epoch),
+      o.chain.reputation(target),
       this.approvedImages(),
       o.chain.policyCid(epoch.epoch),
     ]);
@@ -418,7 +425,7 @@ export class VerifierService {
     const assessedAt = Date.now();
     const scored = await runScoring(
       hexToCid(policyCid),
-      scoreInputOf(assessment, { reputation: scoringContext.reputation, tier: targetNode.tier, history: scoringContext.history }),
+      scoreInputOf(assessment, { reputation, tier: targetNode.tier, history: this.history.get(target) ?? [] }),
       o.store,
       o.sandbox ? { runner: o.sandbox } : {},
     );

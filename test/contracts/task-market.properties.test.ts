@@ -95,7 +95,9 @@ describe("properties: TaskMarket escrow accounting", function () {
         }
         for (const s of finals.values()) (s === 5 ? refunded++ : settledOrFailed++);
       }),
-      { numRuns: 30 },
+      // A fixed seed: the same 30 sequences on every run, so the coverage checks below
+      // (settlements and refunds were reached) cannot flake; change it to explore others.
+      { numRuns: 30, seed: 4 },
     );
     // The generator must reach the interesting transitions, or the property says little.
     expect(settledOrFailed, "settlements reached").to.be.greaterThan(0);

@@ -113,7 +113,27 @@ describe("gateway crash and restart mid-round (separate OS process, swtpm, hardh
       throw new Error(`${(e as Error).message}\n${p.tail()}`);
     });
     mark(`daemon running${fault ? `, ${fault} armed` : ""}`);
+    await meshWith(p);
     return p;
+  }
+
+  /**
+   * Every in-process gateway admits the daemon before the fault is awaited. The daemon
+   * dials its bootstrap peers once; a dial refused under load (a binding check that timed
+   * out earns a temporary deny) is retried from this side, as the devnet's keepMesh does
+   * for its own gateways, so a slow start cannot starve the daemon of rounds.
+   */
+  async function meshWith(p: GatewayProcess): Promise<void> {
+    const address = /p2p (\/ip4\/\S+)/.exec(p.tail())?.[1];
+    if (!address) return;
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const missing = net!.nodes.filter((n) => !n.gateway.p2p.admittedPeers().some((a) => a.nodeId === crashed.nodeId));
+      if (missing.length === 0) return mark("daemon admitted by every gateway");
+      if (Date.now() > deadline) return mark(`daemon still not admitted by ${missing.map((n) => n.nodeId).join(",")}`);
+      await Promise.all(missing.map((n) => n.gateway.p2p.dial(address).catch(() => undefined)));
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
   }
 
   /** Waits for `round` to be recorded on chain (by a certificate) while the restarted daemon runs. */

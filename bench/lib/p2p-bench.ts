@@ -47,7 +47,26 @@ export interface PbftOverLibp2pFigures {
   /** Sequential single proposals to the primary: time until every replica decided. */
   latency: LatencySummary;
   /** A burst of proposals batched by the primary; CPU seconds of this process (all hosts). */
-  burst: { proposals: number; seconds: number; decisionsPerSecond: number; cpuSeconds: number; decisionsPerCpuSecond: number };
+  burst: PbftBurstFigures;
+}
+
+export interface PbftBurstFigures {
+  proposals: number;
+  seconds: number;
+  decisionsPerSecond: number;
+  cpuSeconds: number;
+  decisionsPerCpuSecond: number;
+}
+
+/** A decided burst's figures, rounded as every table and JSON file of the bench shows them. */
+export function pbftBurstFigures(proposals: number, seconds: number, cpuSeconds: number): PbftBurstFigures {
+  return {
+    proposals,
+    seconds: Math.round(seconds * 1000) / 1000,
+    decisionsPerSecond: Math.round((proposals / seconds) * 10) / 10,
+    cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
+    decisionsPerCpuSecond: Math.round((proposals / cpuSeconds) * 10) / 10,
+  };
 }
 
 export interface P2pBenchFigures {
@@ -204,17 +223,7 @@ export async function runPbftOverLibp2p(n: number, rounds = 10, burst = 32): Pro
     const seconds = (Math.max(...committee.decidedAt.map((d) => d.at(-1) ?? t0)) - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    return {
-      n,
-      latency: summarise(latencies),
-      burst: {
-        proposals: burst,
-        seconds: Math.round(seconds * 1000) / 1000,
-        decisionsPerSecond: Math.round((burst / seconds) * 10) / 10,
-        cpuSeconds: Math.round(cpuSeconds * 1000) / 1000,
-        decisionsPerCpuSecond: Math.round((burst / cpuSeconds) * 10) / 10,
-      },
-    };
+    return { n, latency: summarise(latencies), burst: pbftBurstFigures(burst, seconds, cpuSeconds) };
   } finally {
     await committee.stop();
     await stopAll(members);

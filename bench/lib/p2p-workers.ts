@@ -7,7 +7,7 @@
 import { Worker } from "node:worker_threads";
 import { generatePrivateKey } from "viem/accounts";
 import type { HostCommand, HostEvent, HostWorkerData } from "./p2p-host-worker.js";
-import { summarise, type LatencySummary } from "./p2p-bench.js";
+import { pbftBurstFigures, summarise, type LatencySummary, type PbftBurstFigures } from "./p2p-bench.js";
 
 const CHAIN_ID = 31337;
 const TSX_API = import.meta.resolve("tsx/esm/api");
@@ -172,7 +172,7 @@ export interface WorkerPbftFigures {
   /** Sequential single proposals to the primary: time until every replica decided. */
   latency: LatencySummary;
   /** A burst of proposals batched by the primary (maxBatch 32). */
-  burst: { proposals: number; seconds: number; decisionsPerSecond: number; cpuSeconds: number; decisionsPerCpuSecond: number };
+  burst: PbftBurstFigures;
 }
 
 export async function runPbftWorkers(n: number, rounds = 20, burst = 256): Promise<WorkerPbftFigures> {
@@ -222,17 +222,7 @@ export async function runPbftWorkers(n: number, rounds = 20, burst = 256): Promi
     await waitDecided(target, 300_000);
     const seconds = (Math.max(...lastAt) - t0) / 1000;
     const cpu = cpuSeconds(cpu0);
-    return {
-      n,
-      latency: summarise(latencies),
-      burst: {
-        proposals: burst,
-        seconds: Math.round(seconds * 1000) / 1000,
-        decisionsPerSecond: Math.round((burst / seconds) * 10) / 10,
-        cpuSeconds: Math.round(cpu * 1000) / 1000,
-        decisionsPerCpuSecond: Math.round((burst / cpu) * 10) / 10,
-      },
-    };
+    return { n, latency: summarise(latencies), burst: pbftBurstFigures(burst, seconds, cpu) };
   } finally {
     await stopThreads(threads);
   }

@@ -7,6 +7,7 @@ import hre from "hardhat";
 import { encodeAbiParameters, getAbiItem, hexToBytes, keccak256, maxUint256, parseEther, toHex, type Hex } from "viem";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { bytesToHex, fastVerifyArgs, proofToHash, prove } from "../../offchain/core/vrf/index.js";
+import type { TaskSpec } from "../../offchain/task/types.js";
 import { certificate, deployFixture, localWallet, makeVote, registerNode, type Fixture, type NodeKeys } from "./fixture.js";
 
 export const FUNCTION_CID: Hex = "0x01551220f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
@@ -18,18 +19,8 @@ export const RESULT_CID: Hex = "0x01551220c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3
 export const RESULT_COMMITMENT: Hex = keccak256(toHex("result"));
 export const PAYMENT = parseEther("10");
 
-export interface Spec {
-  functionCid: Hex;
-  inputCids: Hex[];
-  inputCommitments: Hex[];
-  taskKey: Hex;
-  recipientKeys: Hex[];
-  timeLimitMs: number;
-  memoryLimitMb: number;
-  minTier: number;
-  payment: bigint;
-  deadline: bigint;
-}
+/** The ITaskMarket.TaskSpec struct, as the off-chain flow builds it. */
+export type Spec = TaskSpec;
 
 export interface Node {
   id: bigint;

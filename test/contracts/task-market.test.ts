@@ -32,6 +32,16 @@ async function byOutput(ctx: Ctx, taskId: bigint): Promise<[Node, Node]> {
   return BigInt(px.output) > BigInt(py.output) ? [ctx.x, ctx.y] : [ctx.y, ctx.x];
 }
 
+/** A fresh task whose two candidates both hold a fresh Trusted verdict: [higher, lower] output. */
+async function taskWithTwoCandidates() {
+  const ctx = await loadFixture(marketFixture);
+  const { id } = await createTask(ctx);
+  await recordVerdict(ctx, ctx.x, 1);
+  await recordVerdict(ctx, ctx.y, 1);
+  const [high, low] = await byOutput(ctx, id);
+  return { ctx, f: ctx.f, market: ctx.market, id, high, low };
+}
+
 async function creatorPermit(ctx: Ctx, value: bigint, deadline: bigint) {
   const { f, creator, market } = ctx;
   const sig = await creator.signTypedData({
@@ -208,12 +218,7 @@ describe("TaskMarket", () => {
     });
 
     it("a strictly lower output replaces the result (ResultReplaced); equal or higher is rejected", async () => {
-      const ctx = await loadFixture(marketFixture);
-      const { f, market } = ctx;
-      const { id } = await createTask(ctx);
-      await recordVerdict(ctx, ctx.x, 1);
-      await recordVerdict(ctx, ctx.y, 1);
-      const [high, low] = await byOutput(ctx, id);
+      const { ctx, f, market, id, high, low } = await taskWithTwoCandidates();
       const ph = await executorProof(ctx, high, id);
       const pl = await executorProof(ctx, low, id);
       await submit(ctx, high, id, { proof: ph });
@@ -233,12 +238,7 @@ describe("TaskMarket", () => {
     });
 
     it("a result with a post-run verdict is locked: a lower output no longer replaces it", async () => {
-      const ctx = await loadFixture(marketFixture);
-      const { f, market } = ctx;
-      const { id } = await createTask(ctx);
-      await recordVerdict(ctx, ctx.x, 1);
-      await recordVerdict(ctx, ctx.y, 1);
-      const [high, low] = await byOutput(ctx, id);
+      const { ctx, f, market, id, high, low } = await taskWithTwoCandidates();
       await submit(ctx, high, id);
       const round = await recordVerdict(ctx, high, 2);
       await expect(submit(ctx, low, id)).to.be.rejectedWith("TaskMarketResultLocked");

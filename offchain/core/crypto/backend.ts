@@ -27,12 +27,16 @@ export interface EcdsaBackend {
 }
 
 /** The part of the `secp256k1` package's API used here (it ships no types). */
-interface NativeSecp256k1 {
+export interface NativeSecp256k1 {
   ecdsaSign(message: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
   ecdsaVerify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   ecdsaRecover(signature: Uint8Array, recid: number, message: Uint8Array, compressed: boolean): Uint8Array;
   publicKeyConvert(publicKey: Uint8Array, compressed: boolean): Uint8Array;
   publicKeyCreate(privateKey: Uint8Array, compressed: boolean): Uint8Array;
+  /** Point arithmetic, used by the VRF (offchain/core/vrf/native.ts). */
+  publicKeyTweakMul(publicKey: Uint8Array, tweak: Uint8Array, compressed: boolean): Uint8Array;
+  publicKeyCombine(publicKeys: Uint8Array[], compressed: boolean): Uint8Array;
+  publicKeyVerify(publicKey: Uint8Array): boolean;
 }
 
 function nativeBackend(lib: NativeSecp256k1): EcdsaBackend {
@@ -73,19 +77,23 @@ export const nobleBackend: EcdsaBackend = {
   publicKey: (secretKey, compressed) => noble.getPublicKey(secretKey, compressed),
 };
 
-function loadNative(): EcdsaBackend | null {
+function loadNativeLibrary(): NativeSecp256k1 | null {
   try {
     // bindings.js throws when no native build loads (the package's index.js would silently
     // fall back to elliptic, slower than noble); we choose the fallback ourselves.
-    const lib = createRequire(import.meta.url)("secp256k1/bindings.js") as NativeSecp256k1;
-    return nativeBackend(lib);
+    return createRequire(import.meta.url)("secp256k1/bindings.js") as NativeSecp256k1;
   } catch {
     return null;
   }
 }
 
+const nativeLibrary = loadNativeLibrary();
+
 /** The native backend when it loads (tests cross-check it against noble), else null. */
-export const nativeBackendOrNull: EcdsaBackend | null = loadNative();
+export const nativeBackendOrNull: EcdsaBackend | null = nativeLibrary ? nativeBackend(nativeLibrary) : null;
 
 /** The backend in use: native unless it cannot load or TRUSTMESH_SECP256K1=noble. */
 export const defaultBackend: EcdsaBackend = process.env.TRUSTMESH_SECP256K1 === "noble" ? nobleBackend : (nativeBackendOrNull ?? nobleBackend);
+
+/** libsecp256k1 itself where the default backend is native (same rule), for its point arithmetic; else null. */
+export const nativeLibraryInUse: NativeSecp256k1 | null = defaultBackend === nobleBackend ? null : nativeLibrary;

@@ -1,45 +1,32 @@
 /**
- * ECVRF prove and evaluate on libsecp256k1 (the `secp256k1` package's N-API build), for
+ * ECVRF prove, evaluate and verify on libsecp256k1 (the `secp256k1` package's N-API build), for
  * the gateways' hot path: every gateway proves once per round it may verify, and in pure
  * JS each proof costs three generic scalar multiplications (~7 ms idle, far more on a
  * loaded event loop). Points stay SEC1-compressed bytes throughout, which is exactly what
  * the suite hashes, so no affine conversions are needed.
  *
- * Same bytes as the pure-JS path in ecvrf.ts (the tests compare both on every vector);
- * verification stays in ecvrf.ts (double-scalar multiplications the native API lacks).
- * Not loaded when TRUSTMESH_SECP256K1=noble or the native build is missing.
+ * Same bytes and verdicts as the pure-JS path in ecvrf.ts, which stays the fallback and
+ * the tests' reference (they compare both on every vector).
+ * Off where the ECDSA backend is noble (TRUSTMESH_SECP256K1=noble, or no native build).
  */
-import { createRequire } from "node:module";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { nativeLibraryInUse as lib, type NativeSecp256k1 } from "../crypto/backend.js";
 import { bigIntToBytes, bytesToBigInt, concatBytes } from "./encoding.js";
 import { VrfError } from "./errors.js";
 import { N, SUITE } from "./curve.js";
 import { rfc6979Nonce } from "./rfc6979.js";
-
-interface NativePointApi {
-  publicKeyCreate(secretKey: Uint8Array, compressed: boolean): Uint8Array;
-  publicKeyTweakMul(publicKey: Uint8Array, tweak: Uint8Array, compressed: boolean): Uint8Array;
-  publicKeyVerify(publicKey: Uint8Array): boolean;
-}
-
-function load(): NativePointApi | null {
-  if (process.env.TRUSTMESH_SECP256K1 === "noble") return null;
-  try {
-    return createRequire(import.meta.url)("secp256k1/bindings.js") as NativePointApi;
-  } catch {
-    return null;
-  }
-}
-
-const lib = load();
 
 /** Whether the native path is in use (tests run the pure-JS path too). */
 export const nativeVrfAvailable = lib !== null;
 
 const scalar = (k: bigint): Uint8Array => bigIntToBytes(k, 32);
 
+/** c = first 16 bytes of sha256(0xFE || 0x02 || H || Gamma || U || V), points compressed. */
+const challenge = (h: Uint8Array, gamma: Uint8Array, u: Uint8Array, v: Uint8Array): bigint =>
+  bytesToBigInt(sha256(concatBytes(Uint8Array.of(SUITE, 0x02), h, gamma, u, v)).subarray(0, 16));
+
 /** try-and-increment over compressed bytes: the first candidate 0x02 || digest that is a curve point. */
-function hashToCurveCompressed(api: NativePointApi, publicKey: Uint8Array, alpha: Uint8Array): Uint8Array {
+function hashToCurveCompressed(api: NativeSecp256k1, publicKey: Uint8Array, alpha: Uint8Array): Uint8Array {
   const buf = concatBytes(Uint8Array.of(SUITE, 0x01), publicKey, alpha, Uint8Array.of(0));
   const last = buf.length - 1;
   const candidate = new Uint8Array(33);
@@ -64,7 +51,7 @@ export function proveNative(x: bigint, alpha: Uint8Array, legacyNonce: boolean):
   const kBytes = scalar(k);
   const u = lib.publicKeyCreate(kBytes, true);
   const v = lib.publicKeyTweakMul(h, kBytes, true);
-  const c = bytesToBigInt(sha256(concatBytes(Uint8Array.of(SUITE, 0x02), h, gamma, u, v)).subarray(0, 16));
+  const c = challenge(h, gamma, u, v);
   const s = (k + c * x) % N;
   return concatBytes(gamma, bigIntToBytes(c, 16), bigIntToBytes(s, 32));
 }
@@ -76,10 +63,6 @@ export function evaluateNative(x: bigint, alpha: Uint8Array): Uint8Array | null 
   const h = hashToCurveCompressed(lib, lib.publicKeyCreate(xBytes, true), alpha);
   const gamma = lib.publicKeyTweakMul(h, xBytes, true);
   return sha256(concatBytes(Uint8Array.of(SUITE, 0x03), gamma));
-}
-
-interface NativeCombineApi extends NativePointApi {
-  publicKeyCombine(publicKeys: Uint8Array[], compressed: boolean): Uint8Array;
 }
 
 /**
@@ -96,15 +79,13 @@ export function challengeMatchesNative(
   alpha: Uint8Array,
 ): { valid: boolean } | null {
   if (!lib || c === 0n || s === 0n || s >= N) return null;
-  const api = lib as NativeCombineApi;
   try {
-    const h = hashToCurveCompressed(api, publicKey, alpha);
+    const h = hashToCurveCompressed(lib, publicKey, alpha);
     const negC = scalar((N - c) % N);
     const sBytes = scalar(s);
-    const u = api.publicKeyCombine([api.publicKeyCreate(sBytes, true), api.publicKeyTweakMul(publicKey, negC, true)], true);
-    const v = api.publicKeyCombine([api.publicKeyTweakMul(h, sBytes, true), api.publicKeyTweakMul(gamma, negC, true)], true);
-    const digest = sha256(concatBytes(Uint8Array.of(SUITE, 0x02), h, gamma, u, v));
-    return { valid: bytesToBigInt(digest.subarray(0, 16)) === c };
+    const u = lib.publicKeyCombine([lib.publicKeyCreate(sBytes, true), lib.publicKeyTweakMul(publicKey, negC, true)], true);
+    const v = lib.publicKeyCombine([lib.publicKeyTweakMul(h, sBytes, true), lib.publicKeyTweakMul(gamma, negC, true)], true);
+    return { valid: challenge(h, gamma, u, v) === c };
   } catch {
     return null;
   }

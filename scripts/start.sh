@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The README's main job: installs what it needs, deploys the contracts to a fresh local
-# chain and prints their addresses and a registry summary (scripts/deploy-local.ts).
-# The end-to-end demo with 7 gateways is `npm run demo` (see README: not yet reliable).
+# The README's main job: the whole system on one machine (scripts/demo.ts): a local chain,
+# 7 gateways with swtpm-backed HPCs, the four scenes, then an auditor's report from the
+# chain. Installs the npm packages; a missing swtpm/tpm2-tools gets a one-line install hint.
+# Arguments pass through: npm start -- --keep | --json | --nodes N | --log-level info
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-prereqs.sh
+bash scripts/ensure-prereqs.sh --tpm
 npx hardhat compile --quiet
-exec npx tsx scripts/deploy-local.ts "$@"
+exec npx tsx scripts/demo.ts "$@"

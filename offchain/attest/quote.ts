@@ -22,6 +22,8 @@ export interface ClockState {
   resetCount: number;
   restartCount: number;
   firmwareVersion?: bigint;
+  /** TPMS_CLOCK_INFO.safe: false after an unorderly shutdown (the clock may have gone back). */
+  safe?: boolean;
 }
 
 export interface VerifyQuoteParameters {
@@ -124,8 +126,8 @@ export function checkClock(prev: ClockState, now: ClockInfo, firmwareVersion: bi
 }
 
 export function clockStateOf(attest: TpmsAttestQuote): ClockState {
-  const { clock, resetCount, restartCount } = attest.clockInfo;
-  return { clock, resetCount, restartCount, firmwareVersion: attest.firmwareVersion };
+  const { clock, resetCount, restartCount, safe } = attest.clockInfo;
+  return { clock, resetCount, restartCount, firmwareVersion: attest.firmwareVersion, safe };
 }
 
 export function verifyQuote(p: VerifyQuoteParameters): VerifyQuoteResult {

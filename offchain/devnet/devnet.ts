@@ -491,10 +491,14 @@ export class Devnet {
   }
 
   /** Publishes v2 of the scoring function and schedules it, via the timelock, from `effectiveEpoch`. */
-  async upgradePolicy(version: "v2", effectiveEpoch: bigint): Promise<Hex> {
+  async upgradePolicy(version: "v2", effectiveEpoch: bigint | ((current: bigint) => bigint)): Promise<{ cid: Hex; effective: bigint; scheduledAt: bigint }> {
     const cid = cidToHex(await publishScoringSource(this.store, await bundledScoringSource(version)));
-    await this.governance(this.deployment.contracts.ScoringPolicy, scoringPolicyAbi as Abi, "scheduleUpgrade", [cid, effectiveEpoch]);
-    return cid;
+    // The epoch is read only now, right before the timelock operation starts: publishing
+    // takes a moment, and the operation's delay must still end inside the epoch before the effective one.
+    const scheduledAt = await this.currentEpoch();
+    const effective = typeof effectiveEpoch === "bigint" ? effectiveEpoch : effectiveEpoch(scheduledAt);
+    await this.governance(this.deployment.contracts.ScoringPolicy, scoringPolicyAbi as Abi, "scheduleUpgrade", [cid, effective]);
+    return { cid, effective, scheduledAt };
   }
 
   async waitFor<T>(label: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {

@@ -113,6 +113,8 @@ export interface UpgradeSchedule {
   cid: Hex;
   effective: bigint;
   scheduledAt: bigint;
+  /** Wall-clock time from publishing v2 to the timelock's execution. */
+  tookMs: number;
 }
 
 /**
@@ -121,16 +123,15 @@ export interface UpgradeSchedule {
  * after a failure does not pass it at once) and lets the epochs pass during scene 3.
  */
 export async function scheduleUpgrade(net: Devnet): Promise<UpgradeSchedule> {
-  const scheduledAt = await net.currentEpoch();
-  const effective = scheduledAt + 2n;
-  const cid = await net.upgradePolicy("v2", effective);
-  return { cid, effective, scheduledAt };
+  const started = Date.now();
+  const u = await net.upgradePolicy("v2", (current) => current + 2n);
+  return { ...u, tookMs: Date.now() - started };
 }
 
 /** Scene 4, second half: a verdict scored by v2 in an epoch at or after the effective one. */
 export async function sceneUpgrade(net: Devnet, upgrade: Promise<UpgradeSchedule>, say: Say, timeoutMs = 90_000): Promise<UpgradeSchedule & { lastV1Epoch: bigint | undefined }> {
   const u = await upgrade;
-  say(`scene 4: scoring function v2 published to IPFS and scheduled through the timelock (in epoch ${u.scheduledAt}) for epoch ${u.effective}`);
+  say(`scene 4: scoring function v2 published to IPFS and scheduled through the timelock (in epoch ${u.scheduledAt}, executed after ${(u.tookMs / 1000).toFixed(1)} s) for epoch ${u.effective}`);
   const target = auditTarget(net);
   await net.waitFor(
     "a verdict made under v2",

@@ -47,6 +47,14 @@ export interface EpochInfo {
   threshold: bigint;
 }
 
+export interface ScoringContext {
+  reputation: bigint;
+  /** Oldest first, at most the last 32 verdicts. */
+  history: ("trusted" | "untrusted")[];
+  /** The block the values were read at: the one that opened the round's epoch. */
+  atBlock: bigint;
+}
+
 export interface NodeInfo {
   nodeId: bigint;
   operator: Address;
@@ -126,6 +134,64 @@ export class GatewayChain {
       reputation: c.Reputation,
     };
     this.lastBlock = BigInt(deployment.startBlock) - 1n;
+    this.startBlock = BigInt(deployment.startBlock);
+  }
+
+  private readonly startBlock: bigint;
+  private readonly epochBlocks = new Map<bigint, Promise<bigint | null>>();
+  private readonly scoringContexts = new Map<string, Promise<ScoringContext>>();
+
+  /** The block that opened an epoch (its EpochOpened event), or null before it is open. */
+  private epochOpenedAt(epoch: bigint): Promise<bigint | null> {
+    let hit = this.epochBlocks.get(epoch);
+    if (!hit) {
+      hit = this.publicClient
+        .getContractEvents({ address: this.addresses.epochs, abi: epochClockAbi, eventName: "EpochOpened", args: { epoch }, fromBlock: this.startBlock })
+        .then((logs) => logs[0]?.blockNumber ?? null);
+      // Only a found block is final; a miss (epoch not open yet, RPC error) is asked again.
+      hit.then((b) => (b === null ? this.epochBlocks.delete(epoch) : undefined)).catch(() => this.epochBlocks.delete(epoch));
+      this.epochBlocks.set(epoch, hit);
+      if (this.epochBlocks.size > 256) this.epochBlocks.delete(this.epochBlocks.keys().next().value as bigint);
+    }
+    return hit;
+  }
+
+  /**
+   * A node's reputation at a block. The first epochs open while the deployment is still
+   * going on, before the Reputation contract exists; every score starts at 0 there, so
+   * that is what a block before its deployment reads as.
+   */
+  private async reputationAt(nodeId: bigint, blockNumber: bigint): Promise<bigint> {
+    const code = await this.publicClient.getCode({ address: this.addresses.reputation, blockNumber });
+    if (code === undefined || code === "0x") return 0n;
+    return BigInt(await this.publicClient.readContract({ address: this.addresses.reputation, abi: reputationAbi, functionName: "score", args: [nodeId], blockNumber }));
+  }
+
+  /**
+   * The target's reputation and verdict history as the chain held them when the round's
+   * epoch opened. Every verifier of a round must score the same input, or their votes
+   * differ and the round fails; the latest state (or each gateway's own event log) differs
+   * between verifiers by whatever landed in between, a fixed block does not.
+   */
+  scoringContext(nodeId: bigint, epoch: bigint): Promise<ScoringContext> {
+    const key = `${nodeId}:${epoch}`;
+    let hit = this.scoringContexts.get(key);
+    if (!hit) {
+      hit = (async (): Promise<ScoringContext> => {
+        const at = await this.epochOpenedAt(epoch);
+        if (at === null) throw new GatewayChainError("EPOCH_NOT_OPEN", `epoch ${epoch} has no EpochOpened event yet`);
+        const [reputation, logs] = await Promise.all([
+          this.reputationAt(nodeId, at),
+          this.publicClient.getContractEvents({ address: this.addresses.board, abi: trustBoardAbi, eventName: "VerdictRecorded", args: { node: nodeId }, fromBlock: this.startBlock, toBlock: at }),
+        ]);
+        const history = logs.slice(-32).map((l) => (Number((l.args as { verdict?: number }).verdict) === 1 ? "trusted" : "untrusted") as "trusted" | "untrusted");
+        return { reputation: BigInt(reputation), history, atBlock: at };
+      })();
+      hit.catch(() => this.scoringContexts.delete(key));
+      this.scoringContexts.set(key, hit);
+      if (this.scoringContexts.size > 1024) this.scoringContexts.delete(this.scoringContexts.keys().next().value as string);
+    }
+    return hit;
   }
 
   get account(): Address {

@@ -8,6 +8,7 @@ export type MetricName =
   | "attestation_requests_sent"
   | "evidence_verified"
   | "evidence_rejected"
+  | "clock_rollback_vetoes"
   | "rounds_selected"
   | "rounds_decided"
   | "certificates_submitted"

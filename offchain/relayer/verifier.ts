@@ -24,7 +24,8 @@ import { createReplica, decodeMessage, publicKeyOf, type Certificate, type Decis
 import { cachedSecp256k1Authenticator, cachedVoteVerifier, voteSignerOf } from "./auth-cache.js";
 import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
 import type { SelectionJson } from "../attest/bridge/messages.js";
-import type { ClockState } from "../attest/quote.js";
+import { checkClock, type ClockState } from "../attest/quote.js";
+import type { Finding } from "../attest/errors.js";
 import type { ReceivedMessage, TrustmeshHost } from "../p2p/host.js";
 import { PbftTransport } from "../p2p/pbft-transport.js";
 import { MessageType } from "../p2p/topics.js";
@@ -149,7 +150,6 @@ export class VerifierService {
   private readonly revealListeners = new Map<bigint, () => void>();
   /** TPM clocks seen per target, with when their evidence arrived (see previousClock). */
   private readonly clocks = new Map<bigint, { clock: ClockState; receivedAt: number }[]>();
-  private readonly history = new Map<bigint, ("trusted" | "untrusted")[]>();
   private readonly tickets = new Map<bigint, Promise<PreparedTicket | null>>();
   private unsubscribe: (() => void)[] = [];
   private readonly publicKey: Hex;
@@ -176,14 +176,8 @@ export class VerifierService {
     );
     this.unsubscribe.push(
       this.o.chain.onEvent((e) => {
-        if (e.eventName !== "VerdictRecorded") return;
-        const node = e.args.node as bigint;
-        const verdict = Number(e.args.verdict);
-        const list = this.history.get(node) ?? [];
-        list.push(verdict === Verdict.Trusted ? "trusted" : "untrusted");
-        if (list.length > 32) list.shift();
-        this.history.set(node, list);
-        this.o.metrics.inc("verdicts_observed");
+        // Scoring reads history from the chain at a fixed block (GatewayChain.scoringContext).
+        if (e.eventName === "VerdictRecorded") this.o.metrics.inc("verdicts_observed");
       }),
     );
   }
@@ -319,6 +313,9 @@ export class VerifierService {
     const ticket = await this.prepared(round, epoch);
     if (!ticket) return { kind: "not-selected" };
     if (!(await o.chain.canSign(await o.chain.node(o.nodeId, 0), o.params.quorum))) return { kind: "not-selected" };
+    // A banned node is out of the network until its ban ends; verdicts on it would only
+    // rebuild the reputation its ban took away.
+    if ((await o.chain.node(target, 2_000)).status === NodeStatus.Banned) return { kind: "not-selected" };
     // PBFT traffic of this round is kept from now on: a member that forms its committee
     // a little later than the primary must not lose the pre-prepare. Subscribed only while
     // selected: a node outside the full scope must not sit on the pbft topic.
@@ -405,9 +402,9 @@ export class VerifierService {
       return { kind: "abstained", reason: got.reason };
     }
     const response = got.r;
-    const [targetNode, reputation, approvedImages, policyCid] = await Promise.all([
+    const [targetNode, scoringContext, approvedImages, policyCid] = await Promise.all([
       o.chain.node(target),
-      o.chain.reputation(target),
+      o.chain.scoringContext(target, epoch.epoch),
       this.approvedImages(),
       o.chain.policyCid(epoch.epoch),
     ]);
@@ -418,14 +415,26 @@ export class VerifierService {
       identityDigest: targetNode.identityDigest,
       tier: targetNode.tier,
       approvedImages,
-      previousClock: this.previousClock(target, requestedAt),
+      // No previous clock here: what each verifier remembers of the target's TPM clock
+      // differs (who saw which earlier quote), and the score must be computed from inputs
+      // every committee member shares. The clock is checked below as a local veto instead.
     });
+    const clockFindings = this.localClockFindings(target, assessment.clock, requestedAt);
     if (assessment.ok && assessment.clock) this.recordClock(target, assessment.clock, got.at);
     o.metrics.inc(assessment.ok ? "evidence_verified" : "evidence_rejected");
+    const rollback = clockFindings.filter((f) => f.severity === "error" || f.severity === "fatal");
+    if (rollback.length > 0) {
+      // A TPM clock this verifier saw go backwards is evidence of a replayed or reset TPM;
+      // it will not endorse any vote on this evidence (its peers decide without it).
+      o.metrics.inc("clock_rollback_vetoes");
+      log.warn({ findings: rollback.map((f) => ({ code: f.code, details: f.details })) }, "TPM clock rollback seen: refusing to vote");
+      await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "abandoned", updatedAt: Date.now() });
+      return { kind: "abstained", reason: `clock veto: ${rollback.map((f) => f.code).join(",")}` };
+    }
     const assessedAt = Date.now();
     const scored = await runScoring(
       hexToCid(policyCid),
-      scoreInputOf(assessment, { reputation, tier: targetNode.tier, history: this.history.get(target) ?? [] }),
+      scoreInputOf(assessment, { reputation: scoringContext.reputation, tier: targetNode.tier, history: scoringContext.history }),
       o.store,
       o.sandbox ? { runner: o.sandbox } : {},
     );
@@ -453,6 +462,7 @@ export class VerifierService {
         score: scored.value.score,
         reasons: scored.value.reasons,
         findings: assessment.findings.filter((f) => f.severity !== "info").map((f) => f.code),
+        clock: clockFindings.map((f) => f.code),
       },
       "evidence assessed",
     );
@@ -480,6 +490,16 @@ export class VerifierService {
     let best: { clock: ClockState; receivedAt: number } | undefined;
     for (const c of this.clocks.get(target) ?? []) if (c.receivedAt < requestedAt && (!best || c.receivedAt > best.receivedAt)) best = c;
     return best?.clock;
+  }
+
+  /**
+   * The clock findings against what this verifier itself saw of the target before the
+   * request went out (reboots and resumes are reported, rollbacks veto the vote).
+   */
+  private localClockFindings(target: bigint, current: ClockState | undefined, requestedAt: number): Finding[] {
+    const previous = this.previousClock(target, requestedAt);
+    if (!previous || !current) return [];
+    return checkClock(previous, { clock: current.clock, resetCount: current.resetCount, restartCount: current.restartCount, safe: current.safe ?? true }, current.firmwareVersion ?? 0n);
   }
 
   private recordClock(target: bigint, clock: ClockState, receivedAt: number): void {

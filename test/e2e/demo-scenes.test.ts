@@ -1,7 +1,8 @@
 /**
  * The main job's four scenes, end to end, on the demo's own parameters: a hardhat node,
  * 7 swtpm-backed HPCs and their gateways in this process. Every assertion reads the chain.
- * Needs swtpm and tpm2-tools (skipped with a message when absent, like the demo refuses).
+ * Needs swtpm and tpm2-tools: `npm test` installs them (scripts/ensure-prereqs.sh --tpm);
+ * without them the suite fails with the install command, as the demo does.
  */
 import "../../offchain/core/polyfills.js";
 import { execFileSync } from "node:child_process";
@@ -36,8 +37,8 @@ function haveTools(): boolean {
 }
 
 describe("e2e: the demo's four scenes on chain", function () {
-  // Setup ~25 s and the scenes ~2 min on 2 cores; the scenes' own timeouts fail first.
-  this.timeout(600_000);
+  // Setup ~8 s and the scenes ~30 s on 2 cores; the scenes' own timeouts fail first.
+  this.timeout(300_000);
   const NODES = 7;
   const quiet = (): void => undefined;
   let dir: string;
@@ -47,10 +48,7 @@ describe("e2e: the demo's four scenes on chain", function () {
   let upgrade: Promise<UpgradeSchedule> | undefined;
 
   before(async function () {
-    if (!haveTools()) {
-      // The CI image installs them (scripts/ensure-prereqs.sh); a bare laptop may not.
-      this.skip();
-    }
+    if (!haveTools()) throw new Error('the demo scenes need swtpm and tpm2-tools: sudo apt-get install -y swtpm swtpm-tools tpm2-tools (or bash scripts/ensure-prereqs.sh --tpm)');
     dir = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "trustmesh-e2e-"));
     net = await Devnet.start(demoOptions(NODES, dir));
     victim = net.nodes[NODES - 1] as DevnetNode;

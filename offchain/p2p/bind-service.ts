@@ -91,7 +91,9 @@ export class PeerBindingService implements Startable {
     if (this.init.admissions.get(peer) === undefined && !this.timers.has(peer)) {
       const t = setTimeout(() => {
         this.timers.delete(peer);
-        if (this.init.admissions.get(peer) === undefined) void this.evict(connection.remotePeer, "no valid binding in time");
+        // Slowness is no misbehaviour (a loaded peer's binding may just be late): a short
+        // deny, so the peer can come back soon, instead of the refusal's long one.
+        if (this.init.admissions.get(peer) === undefined) void this.evict(connection.remotePeer, "no valid binding in time", undefined, this.timeoutMs);
       }, this.timeoutMs);
       t.unref?.();
       this.timers.set(peer, t);
@@ -166,9 +168,9 @@ export class PeerBindingService implements Startable {
   }
 
   /** Refuse a peer: deny at the gate, then close every connection to it. */
-  async evict(peer: PeerId | string, reason: string, gateway?: Address): Promise<void> {
+  async evict(peer: PeerId | string, reason: string, gateway?: Address, forMs = this.denyMs): Promise<void> {
     const id = peer.toString();
-    this.init.admissions.deny(id, this.denyMs, reason, gateway);
+    this.init.admissions.deny(id, forMs, reason, gateway);
     const conns = this.components.connectionManager.getConnections().filter((c) => c.remotePeer.toString() === id);
     await Promise.all(conns.map((c) => c.close({ signal: AbortSignal.timeout(1_000) }).catch((e: Error) => c.abort(e))));
   }

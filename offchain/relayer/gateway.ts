@@ -26,6 +26,9 @@ import { VerifierService, type VerifierOptions, type VerifierParams } from "./ve
 import { resumePendingRounds } from "./round-resume.js";
 import type { HpcIdentity } from "./enrolment.js";
 
+/** How often lost bootstrap peers are dialled again. */
+const BOOTSTRAP_REDIAL_MS = 3_000;
+
 /** Retry round ids: the scheduled sequence plus attempt * 2^32 (schedules stay far below 2^32 rounds). */
 export const RETRY_SEQUENCE_STEP = 1n << 32n;
 const MAX_RETRIES = 1;
@@ -202,6 +205,7 @@ export class Gateway {
     for (const addr of rt.p2p.bootstrap) {
       await this.host.dial(addr).catch((e: unknown) => rt.log.warn({ err: e, addr }, "bootstrap dial failed"));
     }
+    this.armBootstrapRedial();
     if (rt.statusPort !== undefined) {
       this.status = await startStatusServer({ port: rt.statusPort, metrics: this.metrics, status: () => this.statusReport() });
     }
@@ -379,6 +383,31 @@ export class Gateway {
     } catch (e) {
       this.rt.log.error({ err: e, round: round.toString() }, "round failed");
     }
+  }
+
+  /**
+   * Bootstrap peers that are not (or no longer) admitted are dialled again every few
+   * seconds: a first dial refused while the peer was busy or restarting, or a connection
+   * that dropped, must not leave this gateway outside the mesh and without rounds.
+   */
+  private armBootstrapRedial(): void {
+    const { rt } = this;
+    if (rt.p2p.bootstrap.length === 0) return;
+    const tick = async (): Promise<void> => {
+      if (!this.running) return;
+      const admitted = new Set(this.host.admittedPeers().map((p) => p.peerId));
+      const lost = rt.p2p.bootstrap.filter((addr) => {
+        const peer = /\/p2p\/([^/]+)$/.exec(addr)?.[1];
+        // Without a peer id in the address only an empty mesh says it is unreachable.
+        return peer === undefined ? admitted.size === 0 : !admitted.has(peer);
+      });
+      await Promise.all(
+        lost.map((addr) => this.host.dial(addr).catch((e: unknown) => rt.log.debug({ err: e, addr }, "bootstrap re-dial failed"))),
+      );
+      if (lost.length > 0) this.metrics.inc("bootstrap_redials", lost.length);
+      this.at(Date.now() + BOOTSTRAP_REDIAL_MS, () => void tick());
+    };
+    this.at(Date.now() + BOOTSTRAP_REDIAL_MS, () => void tick());
   }
 
   /** Anyone may open the next epoch once it is due; gateways do, staggered by node id. */

@@ -9,6 +9,7 @@ export type MetricName =
   | "evidence_verified"
   | "evidence_rejected"
   | "clock_rollback_vetoes"
+  | "bootstrap_redials"
   | "rounds_selected"
   | "rounds_decided"
   | "certificates_submitted"

@@ -197,6 +197,8 @@ export interface RecordedCertificate {
   vote: Vote;
   signers: Address[];
   signatures: Hex[];
+  /** Who sent the submitCertificate transaction. */
+  submitter: Address;
 }
 
 /** The certificate that recorded `round` on chain, read back from its transaction. */
@@ -213,5 +215,5 @@ export async function recordedCertificate(net: Devnet, round: bigint): Promise<R
   const domain = trustBoardDomain(31337, board);
   const signers: Address[] = [];
   for (const signature of signatures) signers.push(await recoverTypedDataAddress({ domain, types: voteTypes, primaryType: "Vote", message: vote, signature }));
-  return { vote, signers, signatures: [...signatures] };
+  return { vote, signers, signatures: [...signatures], submitter: tx.from };
 }

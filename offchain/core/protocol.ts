@@ -75,3 +75,45 @@ export function sortitionAlpha(seed: Uint8Array, round: bigint, role: Role): Uin
   out[64] = role;
   return out;
 }
+
+/**
+ * Task attestation rounds: run on demand, when an executor asks, instead of at a time the
+ * epoch seed drew. Their sequence says which task and which side of the run they attest,
+ * so verifiers know what to judge (a post-run round also checks the cleanup) and the
+ * chain's round id tells an auditor why the round happened:
+ *   bit 63 = 1 (task round), bit 62 = phase (0 pre-run, 1 post-run),
+ *   bits 32..61 = attempt (a failed round is asked for again under a new id),
+ *   bits 0..31 = task id.
+ * Scheduled rounds count their sequence up from 0 (and retries add multiples of 2^32),
+ * far below bit 62, so the two kinds never share an id.
+ */
+export type TaskRoundPhase = "pre-run" | "post-run";
+
+const TASK_ROUND_FLAG = 1n << 63n;
+const POST_RUN_FLAG = 1n << 62n;
+const TASK_ID_MASK = (1n << 32n) - 1n;
+/** Attempts per task and phase a verifier serves; more would only let an executor farm verdicts. */
+export const MAX_TASK_ROUND_ATTEMPTS = 4;
+
+export interface TaskRoundParts {
+  taskId: bigint;
+  phase: TaskRoundPhase;
+  attempt: number;
+}
+
+export function taskRoundSequence({ taskId, phase, attempt }: TaskRoundParts): bigint {
+  if (taskId <= 0n || taskId > TASK_ID_MASK) throw new ProtocolError("ROUND_FIELD_RANGE", `task id ${taskId} does not fit a task round (1..2^32-1)`);
+  if (!Number.isInteger(attempt) || attempt < 0 || attempt >= MAX_TASK_ROUND_ATTEMPTS) {
+    throw new ProtocolError("ROUND_FIELD_RANGE", `task round attempt ${attempt} is outside 0..${MAX_TASK_ROUND_ATTEMPTS - 1}`);
+  }
+  return TASK_ROUND_FLAG | (phase === "post-run" ? POST_RUN_FLAG : 0n) | (BigInt(attempt) << 32n) | taskId;
+}
+
+/** The task round a sequence encodes, or null for a scheduled round (or a malformed one). */
+export function parseTaskRoundSequence(sequence: bigint): TaskRoundParts | null {
+  if ((sequence & TASK_ROUND_FLAG) === 0n) return null;
+  const taskId = sequence & TASK_ID_MASK;
+  const attempt = (sequence >> 32n) & ((1n << 30n) - 1n);
+  if (taskId === 0n || attempt >= BigInt(MAX_TASK_ROUND_ATTEMPTS)) return null;
+  return { taskId, phase: (sequence & POST_RUN_FLAG) === 0n ? "pre-run" : "post-run", attempt: Number(attempt) };
+}

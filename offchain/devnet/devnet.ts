@@ -13,7 +13,6 @@
  * through a Kubo daemon (see ipfs/adapter).
  */
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
-import { setMaxListeners } from "node:events";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
@@ -200,10 +199,6 @@ export class Devnet {
 
   static async start(opts: DevnetOptions): Promise<Devnet> {
     const progress = opts.progress ?? (() => undefined);
-    // Not fixed at its source yet (not pinned down; the likely one is p2p/host.ts opening a
-    // direct stream per message, each dial hanging an abort listener on a shared signal):
-    // with seven gateways in one process Node's default of 10 only prints leak warnings.
-    setMaxListeners(64);
     await mkdir(opts.dir, { recursive: true });
     const log = createLogger({ name: "devnet", level: opts.logLevel ?? "silent" });
 

@@ -55,7 +55,9 @@ function boot(dir: string, image: WireImage, tpm: Swtpm): Promise<Agent> {
     kernelCmdline: image.kernelCmdline,
     containers: image.containers.map((c) => ({ label: c.label, content: Buffer.from(c.content, "base64") })),
   };
-  return Agent.start({ driver: new TpmDriver({ tcti: tpm.tcti, stateDir: join(dir, "tpm") }), stateDir: join(dir, "agent"), boot: inputs });
+  // The scratch area is reported in every quote; the task executor (offchain/task/devnet.ts)
+  // works in the same directory, so a post-run round sees whether it was wiped.
+  return Agent.start({ driver: new TpmDriver({ tcti: tpm.tcti, stateDir: join(dir, "tpm") }), stateDir: join(dir, "agent"), scratchDir: join(dir, "scratch"), boot: inputs });
 }
 
 async function handle(req: HostRequest): Promise<Record<string, unknown>> {

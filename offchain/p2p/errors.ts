@@ -13,6 +13,7 @@ export const P2pErrorCode = {
   NotStarted: "P2P_NOT_STARTED",
   MissingComponent: "P2P_MISSING_COMPONENT",
   PeerNotAdmitted: "P2P_PEER_NOT_ADMITTED",
+  DeliveryFailed: "P2P_DELIVERY_FAILED",
   Config: "P2P_CONFIG",
 } as const;
 export type P2pErrorCode = (typeof P2pErrorCode)[keyof typeof P2pErrorCode];

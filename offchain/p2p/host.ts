@@ -27,6 +27,7 @@ import { yamux } from "@libp2p/yamux";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { PeerAdmissions, type AdmissionEvent, type AdmittedPeer } from "./admissions.js";
 import { peerBinding, type PeerBindingService } from "./bind-service.js";
 import { signPeerBinding } from "./binding.js";
@@ -201,8 +202,27 @@ export class TrustmeshHost implements Startable {
     this.unsubscribeAdmissions?.();
     this.pubsub.removeEventListener("message", this.onMessage);
     this.pubsub.removeEventListener("subscription-change", this.onSubscriptionChange);
+    await this.closeConnections();
     await this.libp2p.stop();
     this.cache.close();
+  }
+
+  /**
+   * Closing a connection closes each of its streams under the one abort signal it is given,
+   * one listener per stream still open (gossip, messages in flight), all removed as the
+   * streams finish. libp2p's own stop passes a signal with Node's default limit of 10, so a
+   * gateway stopping while busy printed leak warnings for this bounded fan-out; closing here
+   * first lets that limit follow the connection's stream count.
+   */
+  private async closeConnections(): Promise<void> {
+    await Promise.all(
+      this.libp2p.getConnections().map(async (c) => {
+        const signal = AbortSignal.timeout(1_000);
+        // The streams, the muxer's race and the socket's close: a few beyond the stream count.
+        setMaxListeners(c.streams.length + 8, signal);
+        await c.close({ signal }).catch((err: Error) => c.abort(err));
+      }),
+    );
   }
 
   async dial(addr: Multiaddr | string): Promise<void> {
@@ -268,14 +288,23 @@ export class TrustmeshHost implements Startable {
   async sendRaw(peerId: PeerId | string, bytes: Uint8Array): Promise<void> {
     const target = typeof peerId === "string" ? this.libp2p.getPeers().find((p) => p.toString() === peerId) : peerId;
     if (target === undefined) throw new P2pError(P2pErrorCode.PeerNotAdmitted, `peer ${peerId.toString()} is not connected`);
-    const stream = await this.libp2p.dialProtocol(target, DIRECT_PROTOCOL, { signal: AbortSignal.timeout(5_000), maxOutboundStreams: 256 });
-    stream.send(bytes);
-    await stream.close();
+    try {
+      const stream = await this.libp2p.dialProtocol(target, DIRECT_PROTOCOL, { signal: AbortSignal.timeout(5_000), maxOutboundStreams: 256 });
+      stream.send(bytes);
+      await stream.close();
+    } catch (cause) {
+      // libp2p's own errors (refused stream, closed connection, timeout) become one typed error.
+      throw new P2pError(P2pErrorCode.DeliveryFailed, `direct delivery to ${target.toString()} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
   }
 
   private async onDirect(stream: Stream, remote: PeerId): Promise<void> {
     const source = remote.toString();
     const data = await readAll(stream, MAX_PAYLOAD_BYTES + 1024, 5_000);
+    // The sender only closes its writable end. Until this end closes too, yamux keeps the
+    // stream on both peers for the connection's lifetime: every direct message then holds
+    // one of the 256 inbound slots, and closing the connection waits on all of them at once.
+    if (stream.status === "open") await stream.close().catch(() => undefined);
     if (data === null) return;
     const decoded = decodeEnvelope(this.opts.chainId, data);
     const kind: TopicKind = decoded.ok ? topicKindOf(decoded.envelope.type) : "pbft";

@@ -41,6 +41,11 @@ export interface AssessParameters {
   approvedImages: readonly string[];
   previousClock?: ClockState;
   policy?: GoldenPolicy;
+  /**
+   * A post-run round (ARCHITECTURE: attested before and after the run): the HPC's scratch
+   * area must be reported, and empty - the task's inputs and plaintext results wiped.
+   */
+  cleanup?: boolean;
 }
 
 export interface Assessment {
@@ -159,8 +164,26 @@ export async function assessResponse(p: AssessParameters): Promise<Assessment> {
     }
   }
 
+  if (p.cleanup) findings.push(...cleanupFindings(ev.scratch));
+
   const clock = appraisal.attest ? clockStateOf(appraisal.attest) : undefined;
   return { ok: !hasFailure(findings), findings, fingerprint, clock };
+}
+
+/** The cleanup a post-run attestation must show: a scratch area reported and empty. */
+export function cleanupFindings(scratch: AttestResponsePayload["evidence"]["scratch"]): Finding[] {
+  if (!scratch) return [{ code: "CLEANUP_EVIDENCE_MISSING", severity: "fatal", message: "a post-run attestation must report the HPC's scratch area" }];
+  if (!scratch.empty || scratch.files > 0 || scratch.bytes > 0) {
+    return [
+      {
+        code: "SCRATCH_NOT_WIPED",
+        severity: "fatal",
+        message: `the scratch area still holds ${scratch.files} file(s), ${scratch.bytes} bytes after the task`,
+        details: { digest: scratch.digest, files: scratch.files, bytes: scratch.bytes },
+      },
+    ];
+  }
+  return [];
 }
 
 const SEVERITY: Record<Finding["severity"], FindingSeverity> = { fatal: "critical", error: "high", warning: "low", info: "info" };

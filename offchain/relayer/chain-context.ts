@@ -28,6 +28,7 @@ import {
   nodeRegistryAbi,
   reputationAbi,
   scoringPolicyAbi,
+  taskMarketAbi,
   trustBoardAbi,
 } from "../chain/artifacts.js";
 import type { DeploymentFile } from "../chain/deployment-file.js";
@@ -101,6 +102,8 @@ export class GatewayChain {
     images: Address;
     disputes: Address;
     reputation: Address;
+    /** Absent in deployments without the task market: task rounds are then refused. */
+    taskMarket?: Address;
   };
   private readonly epochCache = new Map<bigint, EpochInfo>();
   private readonly nodeCache = new Map<bigint, { at: number; node: NodeInfo }>();
@@ -132,6 +135,7 @@ export class GatewayChain {
       images: required(c.ImageRegistry, "ImageRegistry"),
       disputes: required(c.Disputes, "Disputes"),
       reputation: c.Reputation,
+      ...(c.TaskMarket ? { taskMarket: c.TaskMarket } : {}),
     };
     this.lastBlock = BigInt(deployment.startBlock) - 1n;
     this.startBlock = BigInt(deployment.startBlock);
@@ -270,6 +274,18 @@ export class GatewayChain {
 
   async reputation(nodeId: bigint): Promise<bigint> {
     return BigInt(await this.publicClient.readContract({ address: this.addresses.reputation, abi: reputationAbi, functionName: "score", args: [nodeId] }));
+  }
+
+  /**
+   * A task's status and executor (TaskMarket.getTask), or null when there is no task
+   * market or no such task. Task rounds are served only while the task needs them.
+   */
+  async taskState(taskId: bigint): Promise<{ status: number; executor: bigint } | null> {
+    const address = this.addresses.taskMarket;
+    if (!address) return null;
+    const t = await this.publicClient.readContract({ address, abi: taskMarketAbi, functionName: "getTask", args: [taskId] });
+    const status = Number(t.status);
+    return status === 0 ? null : { status, executor: BigInt(t.executor) };
   }
 
   /** The scoring-policy CID in force for an epoch (fixed once the epoch is open). */

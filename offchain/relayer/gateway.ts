@@ -24,6 +24,8 @@ import { Metrics } from "./metrics.js";
 import { startStatusServer, type StatusServer } from "./status-server.js";
 import { VerifierService, type VerifierOptions, type VerifierParams } from "./verifier.js";
 import { resumePendingRounds } from "./round-resume.js";
+import { TaskRoundService } from "./task-rounds.js";
+import type { TaskRoundPhase } from "../core/protocol.js";
 import type { HpcIdentity } from "./enrolment.js";
 
 /** How often lost bootstrap peers are dialled again. */
@@ -122,6 +124,7 @@ export class Gateway {
   private readonly outcomes: { round: string; kind: string }[] = [];
   private unsubscribeChain: (() => void) | undefined;
   private failedVerdicts = 0;
+  private taskRounds: TaskRoundService | undefined;
   /** Outcomes of the rounds rejoined at start (settles; never rejects). */
   resumed: Promise<{ round: string; kind: string }[]> = Promise.resolve([]);
 
@@ -195,6 +198,19 @@ export class Gateway {
       onTiming: rt.onRoundTiming,
     });
     this.verifier.start();
+    this.taskRounds = new TaskRoundService({
+      nodeId: rt.nodeId,
+      host: this.host,
+      chain: rt.chain,
+      log: rt.log,
+      metrics: this.metrics,
+      run: (round, startMs, info) => {
+        this.verifier.prepare(round, info);
+        void this.runRound(round, startMs, info);
+      },
+      attesting: () => this.attesting,
+    });
+    this.taskRounds.start();
     this.unsubscribeChain = rt.chain.onEvent((e) => {
       if (e.eventName === "EpochOpened" && this.attesting) void this.scheduleEpoch();
       if (e.eventName === "VerdictRecorded" && (e.args.node as bigint) === rt.nodeId && Number(e.args.verdict) === Verdict.Untrusted) {
@@ -238,6 +254,7 @@ export class Gateway {
     if (this.epochTimer) clearTimeout(this.epochTimer);
     this.unsubscribeChain?.();
     this.rt.chain.stopFollowing();
+    this.taskRounds?.stop();
     this.verifier?.stop();
     this.attestation?.stop();
     this.registryView?.close();
@@ -408,6 +425,15 @@ export class Gateway {
       this.at(Date.now() + BOOTSTRAP_REDIAL_MS, () => void tick());
     };
     this.at(Date.now() + BOOTSTRAP_REDIAL_MS, () => void tick());
+  }
+
+  /**
+   * Asks for a task attestation round of this node now (pre-run before claiming a task's
+   * key, post-run after submitting its result); returns the round id. See task-rounds.ts.
+   */
+  async requestTaskRound(taskId: bigint, phase: TaskRoundPhase, attempt = 0): Promise<bigint> {
+    if (!this.taskRounds) throw new Error("gateway not started");
+    return this.taskRounds.request(taskId, phase, attempt);
   }
 
   /** Anyone may open the next epoch once it is due; gateways do, staggered by node id. */

@@ -75,7 +75,16 @@ export interface AttestRefusalPayload {
   message: string;
 }
 
-export type RoundPayload = AttestRequestPayload | AttestResponsePayload | RevealPayload | AttestRefusalPayload | VoteAnnouncePayload;
+/**
+ * An executor's gateway asks for a task attestation round of its own node now (the
+ * envelope's round id says which task and phase, its timestamp is the round's start).
+ */
+export interface TaskRoundRequestPayload {
+  kind: "task-round";
+  target: string;
+}
+
+export type RoundPayload = AttestRequestPayload | AttestResponsePayload | RevealPayload | AttestRefusalPayload | VoteAnnouncePayload | TaskRoundRequestPayload;
 
 function fail(msg: string): never {
   throw new RoundMessageError("ROUND_PAYLOAD_INVALID", msg);
@@ -190,6 +199,8 @@ export function decodeRoundPayload(bytes: Uint8Array): RoundPayload {
         code: o.code.slice(0, 64),
         message: o.message.slice(0, 500),
       };
+    case "task-round":
+      return { kind: "task-round", target: decimal(o, "target") };
     default:
       fail(`unknown payload kind ${JSON.stringify(o.kind)}`);
   }

@@ -16,7 +16,7 @@ import type { Address, Hex, LocalAccount } from "viem";
 import { hashTypedData, keccak256 } from "viem";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { isTrustmeshError } from "../core/errors.js";
-import { decodeRoundId, NodeStatus, Role, sortitionAlpha, Verdict } from "../core/protocol.js";
+import { decodeRoundId, NodeStatus, parseTaskRoundSequence, Role, sortitionAlpha, Verdict } from "../core/protocol.js";
 import { drawTicket, MAX_UINT256 } from "../core/sortition.js";
 import { formCommittee, type VerifiedReveal } from "../core/committee.js";
 import { bytesToHex, proofToHash, prove } from "../core/vrf/index.js";
@@ -415,6 +415,7 @@ export class VerifierService {
       identityDigest: targetNode.identityDigest,
       tier: targetNode.tier,
       approvedImages,
+      cleanup: parseTaskRoundSequence(decodeRoundId(round).sequence)?.phase === "post-run",
       // No previous clock here: what each verifier remembers of the target's TPM clock
       // differs (who saw which earlier quote), and the score must be computed from inputs
       // every committee member shares. The clock is checked below as a local veto instead.

@@ -5,11 +5,12 @@
  * broker. Used by `npm run demo:capsule`, the capsule benchmark and the integration test.
  *
  * Where the function runs: in the gateway process's SandboxPool (QuickJS-wasi in worker
- * threads), not on the HPC agent over the bridge. The bridge protocol has no "run task"
- * request and the devnet's agents have no scratch directory; both belong to the agent's
- * and the devnet's owners. The executor's scratch area is a per-node directory wiped with
- * the agent's own wipeScratch, and the run's limits are the task's, exactly as an agent
- * would apply them.
+ * threads), not on the HPC agent over the bridge: the bridge protocol has no "run task"
+ * request yet. The executor's scratch area is the HPC agent's own scratch directory
+ * (reported in every quote), wiped with the agent's wipeScratch, so the post-run round
+ * judges the real state; the run's limits are the task's, as an agent would apply them.
+ * Pre-run and post-run attestation are task rounds asked for on demand
+ * (offchain/relayer/task-rounds.ts).
  */
 import { join } from "node:path";
 import { mkdir } from "node:fs/promises";
@@ -79,6 +80,10 @@ export class TaskWorld {
         claimKey: (claim) => broker.submit(claim),
         run: (p) => (sandbox ? sandbox.run(p) : runInSandbox(p)),
         scratch: { dir: scratchDir, wipe: () => wipeScratch(scratchDir) },
+        attestation: {
+          request: (taskId, phase, attempt) => node.gateway.requestTaskRound(taskId, phase, attempt),
+          postRunRecorded: (taskId) => nodeChain.hasPostRunVerdict(taskId),
+        },
         freshVerdictTimeoutMs: 120_000,
         log: o.log,
       });

@@ -18,7 +18,7 @@ import { capsulePublicKey, generateCapsuleKeyPair, keyFromHex, keyToHex } from "
 import { openCapsule } from "../capsule/seal.js";
 import { sealToStore } from "../capsule/store.js";
 import { isTrustmeshError } from "../core/errors.js";
-import { Verdict } from "../core/protocol.js";
+import { MAX_TASK_ROUND_ATTEMPTS, Verdict, type TaskRoundPhase } from "../core/protocol.js";
 import { bytesToHex, computeFastVerifyParams, proofToArray } from "../core/vrf/index.js";
 import type { SandboxResult, SandboxRunParameters } from "../sandbox/types.js";
 import type { ContentStore } from "../../ipfs/adapter/content-store.js";
@@ -54,6 +54,17 @@ export interface ExecutorOptions {
   run: (p: SandboxRunParameters) => Promise<SandboxResult<unknown>>;
   /** The HPC's scratch area, and how it is wiped after every task. */
   scratch: { dir: string; wipe: () => Promise<ScratchReport> };
+  /**
+   * On-demand task attestation rounds (offchain/relayer/task-rounds.ts): asked for before
+   * claiming the key and after submitting the result, so neither waits for the node's next
+   * scheduled round. Without it the executor waits for scheduled rounds.
+   */
+  attestation?: {
+    request: (taskId: bigint, phase: TaskRoundPhase, attempt: number) => Promise<unknown>;
+    postRunRecorded: (taskId: bigint) => Promise<boolean>;
+    /** How long one attempt may take before the next is asked for (ms); default 6 s. */
+    attemptMs?: number;
+  };
   /** How long to wait for the pre-run Trusted verdict (ms); default 60 s. */
   freshVerdictTimeoutMs?: number;
   pollMs?: number;
@@ -75,7 +86,33 @@ export type ExecutionOutcome =
     };
 
 export class TaskExecutor {
+  private stopped = false;
+
   constructor(private readonly o: ExecutorOptions) {}
+
+  /** Ends the follow-up requests for task rounds (a stopping gateway). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * Asks for a task round of this node, and again under the next attempt id while `done`
+   * stays false, up to MAX_TASK_ROUND_ATTEMPTS. True once `done`.
+   */
+  private async attestNow(taskId: bigint, phase: TaskRoundPhase, done: () => Promise<boolean>): Promise<boolean> {
+    const a = this.o.attestation;
+    if (!a) return false;
+    const pollMs = this.o.pollMs ?? 250;
+    for (let attempt = 0; attempt < MAX_TASK_ROUND_ATTEMPTS && !this.stopped; attempt++) {
+      await a.request(taskId, phase, attempt).catch((e: unknown) => this.o.log?.("task round request failed", { taskId: taskId.toString(), phase, attempt, err: String(e) }));
+      const until = Date.now() + (a.attemptMs ?? 6_000);
+      while (Date.now() < until && !this.stopped) {
+        if (await done().catch(() => false)) return true;
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    }
+    return false;
+  }
 
   async execute(taskId: bigint): Promise<ExecutionOutcome> {
     const log = this.o.log ?? (() => undefined);
@@ -113,6 +150,14 @@ export class TaskExecutor {
     if (!ticket.selected || !ticket.proof) return { kind: "not-candidate", reason: "VRF output above the executor threshold" };
     mark("candidate");
 
+    // The pre-run round is asked for now; it ends as soon as any fresh verdict is in (a
+    // scheduled round may land first) or the task is no longer open.
+    const preRun = this.attestNow(taskId, "pre-run", async () => {
+      const v = await chain.latestVerdict(nodeId);
+      if (v && !v.voided && v.recordedAt >= task.createdAt) return true;
+      return ((await chain.task(taskId))?.status ?? TASK_OPEN) !== TASK_OPEN;
+    });
+    preRun.catch(() => undefined);
     if (!(await this.waitFreshVerdict(task))) return { kind: "not-chosen", reason: "the task got a result while this node waited for its pre-run verdict" };
     mark("preRunVerdict");
 
@@ -181,6 +226,13 @@ export class TaskExecutor {
       resultCommitment: result.commitment,
     });
     mark("submitted");
+    // The post-run round: the verdict that settles the task, with the cleanup judged.
+    if (this.o.attestation) {
+      const post = this.o.attestation;
+      void this.attestNow(taskId, "post-run", () => post.postRunRecorded(taskId)).then((ok) => {
+        if (!ok && !this.stopped) this.o.log?.("no post-run verdict after every task round attempt; scheduled rounds remain", { taskId: taskId.toString() });
+      });
+    }
     return { kind: "submitted", resultCid: result.cid, resultCommitment: result.commitment, txHash, vrfOutput: bytesToHex(ticket.output) as Hex, scratch, timings };
   }
 

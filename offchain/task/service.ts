@@ -32,6 +32,7 @@ export class ExecutorService {
   async stop(): Promise<void> {
     this.unwatch?.();
     this.unwatch = undefined;
+    this.executor.stop();
     await Promise.allSettled([...this.running]);
   }
 }

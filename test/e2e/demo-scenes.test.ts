@@ -89,8 +89,9 @@ describe("e2e: the demo's four scenes on chain", function () {
     const r = await sceneEquivocation(net, byzantine, quiet);
     expect(await net.status(byzantine.nodeId)).to.equal(NodeStatus.Banned);
     const node = (await listNodes(auditTarget(net))).find((n) => n.id === byzantine.nodeId);
-    expect(node?.stake).to.equal(r.stakeAfter);
     expect(r.stakeAfter < r.stakeBefore).to.equal(true);
+    // Disputes of its other equivocations may still land after the ban: the stake only falls.
+    expect(node !== undefined && node.stake <= r.stakeAfter, `stake ${node?.stake} after the scene, ${r.stakeAfter} at the ban`).to.equal(true);
     const resolved = await net.publicClient.getContractEvents({
       address: net.deployment.contracts.Disputes!,
       abi: disputesAbi,

@@ -45,6 +45,25 @@ describe("p2p network: 7 gateways on loopback", function () {
     }
   });
 
+  it("delivers 300 direct messages to one peer and leaves no direct stream open on either side", async () => {
+    // A direct stream left half-open held one of the 256 inbound slots for the connection's
+    // life: message 257 failed, and closing the connection waited on all of them at once.
+    const [from, to] = [members[0]!, members[1]!];
+    const got: ReceivedMessage[] = [];
+    const unsubscribe = to.host.subscribe("attestation", (m) => {
+      if (m.via === "direct" && m.envelope.round === 777n) got.push(m);
+    });
+    try {
+      for (let i = 0; i < 300; i++) await from.host.sendDirect(to.nodeId, { type: MessageType.AttestResponse, round: 777n, payload: new Uint8Array([i & 0xff, i >> 8]) });
+      await waitFor(() => got.length === 300, 10_000, "300 direct deliveries");
+      const openDirect = (a: Member, b: Member) =>
+        a.host.libp2p.getConnections(b.host.peerId).flatMap((c) => c.streams).filter((st) => st.protocol === "/trustmesh/direct/1.0.0").length;
+      await waitFor(() => openDirect(from, to) === 0 && openDirect(to, from) === 0, 5_000, "direct streams closed on both sides");
+    } finally {
+      unsubscribe();
+    }
+  });
+
   it("disconnects a node live when the registry bans it, and keeps it out", async () => {
     const victim = members[6]!;
     await waitFor(() => members.slice(0, 6).every((m) => connectedTo(m, victim)), 5_000, "victim connected");

@@ -1,0 +1,133 @@
+/**
+ * Task attestation rounds, on demand (ARCHITECTURE: the executor is attested before and
+ * after the run). The scheduled rounds come at VRF-drawn times, seconds apart; a task
+ * should not wait for them. The executor's gateway publishes a signed request on the task
+ * topic whose round id names the task and the phase (offchain/core/protocol.ts,
+ * taskRoundSequence) and whose envelope timestamp is the round's start. Every gateway that
+ * accepts it runs the round exactly as a scheduled one: VRF sortition on the round id,
+ * reveal, evidence, scoring, PBFT, certificate. A post-run round also judges the cleanup
+ * (offchain/relayer/assess.ts, cleanupFindings).
+ *
+ * A request is served only while the task needs it (pre-run: the task is Open; post-run:
+ * the task is Submitted with the sender as its executor), for the current epoch, with a
+ * start close to the verifier's clock, at most MAX_TASK_ROUND_ATTEMPTS times per task and
+ * phase (the attempt is part of the id), and once per id.
+ */
+import { decodeRoundId, encodeRoundId, parseTaskRoundSequence, taskRoundSequence, type TaskRoundParts, type TaskRoundPhase } from "../core/protocol.js";
+import type { ReceivedMessage, TrustmeshHost } from "../p2p/host.js";
+import { MessageType } from "../p2p/topics.js";
+import type { EpochInfo, GatewayChain } from "./chain-context.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import { decodeRoundPayload, encodeRoundPayload } from "./round-messages.js";
+
+/** TaskMarket.TaskStatus values the rounds care about. */
+const TASK_OPEN = 1;
+const TASK_SUBMITTED = 2;
+/** How far a request's start may be from this gateway's clock. */
+export const TASK_ROUND_SKEW_MS = 2_000;
+
+export interface TaskRoundFacts {
+  /** The envelope's round id, sender and timestamp (ms). */
+  round: bigint;
+  sender: bigint;
+  startMs: number;
+  self: bigint;
+  nowMs: number;
+  currentEpoch: bigint;
+  /** The task as the chain holds it now, null when unknown. */
+  task: { status: number; executor: bigint } | null;
+}
+
+export type TaskRoundJudgement = { ok: true; parts: TaskRoundParts; epoch: bigint } | { ok: false; reason: string };
+
+/** Whether a task round request is to be served. Pure: the caller reads the chain. */
+export function judgeTaskRoundRequest(f: TaskRoundFacts): TaskRoundJudgement {
+  let id;
+  try {
+    id = decodeRoundId(f.round);
+  } catch {
+    return { ok: false, reason: "malformed round id" };
+  }
+  const parts = parseTaskRoundSequence(id.sequence);
+  if (!parts) return { ok: false, reason: "not a task round" };
+  if (id.node !== f.sender) return { ok: false, reason: "a node may only ask for rounds of itself" };
+  if (id.node === f.self) return { ok: false, reason: "own round" };
+  if (id.epoch !== f.currentEpoch) return { ok: false, reason: `round of epoch ${id.epoch}, current is ${f.currentEpoch}` };
+  if (Math.abs(f.startMs - f.nowMs) > TASK_ROUND_SKEW_MS) return { ok: false, reason: `start ${f.startMs - f.nowMs} ms away from this clock` };
+  if (!f.task) return { ok: false, reason: `no task ${parts.taskId}` };
+  if (parts.phase === "pre-run" && f.task.status !== TASK_OPEN) return { ok: false, reason: `task ${parts.taskId} is not open` };
+  if (parts.phase === "post-run" && (f.task.status !== TASK_SUBMITTED || f.task.executor !== id.node)) {
+    return { ok: false, reason: `task ${parts.taskId} has no result of node ${id.node} awaiting its post-run attestation` };
+  }
+  return { ok: true, parts, epoch: id.epoch };
+}
+
+export interface TaskRoundServiceOptions {
+  nodeId: bigint;
+  host: TrustmeshHost;
+  chain: GatewayChain;
+  log: Logger;
+  metrics: Metrics;
+  /** Runs an accepted round from this gateway's seat (the verifier role). */
+  run: (round: bigint, startMs: number, epoch: EpochInfo) => void;
+  /** False while the gateway does not attest (deferred start, stopping). */
+  attesting: () => boolean;
+}
+
+export class TaskRoundService {
+  private readonly seen = new Set<string>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly o: TaskRoundServiceOptions) {}
+
+  start(): void {
+    this.unsubscribe ??= this.o.host.subscribe("task", (m) => void this.onRequest(m));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  /**
+   * Asks the network for a task round of this node now; returns its id. The caller
+   * watches the chain for the verdict and asks again with the next attempt if none comes.
+   */
+  async request(taskId: bigint, phase: TaskRoundPhase, attempt = 0): Promise<bigint> {
+    const epoch = await this.o.chain.currentEpoch();
+    const round = encodeRoundId({ epoch, node: this.o.nodeId, sequence: taskRoundSequence({ taskId, phase, attempt }) });
+    await this.o.host.publish({ type: MessageType.TaskAnnounce, round, payload: encodeRoundPayload({ kind: "task-round", target: this.o.nodeId.toString() }) });
+    this.o.metrics.inc("task_rounds_requested");
+    this.o.log.info({ round: round.toString(), taskId: taskId.toString(), phase, attempt }, "task attestation round requested");
+    return round;
+  }
+
+  private async onRequest(m: ReceivedMessage): Promise<void> {
+    const env = m.envelope;
+    if (env.type !== MessageType.TaskAnnounce || !this.o.attesting()) return;
+    const key = env.round.toString();
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    if (this.seen.size > 4096) this.seen.delete(this.seen.values().next().value as string);
+    const log = this.o.log.child({ round: key, from: env.sender.toString() });
+    try {
+      const payload = decodeRoundPayload(env.payload);
+      if (payload.kind !== "task-round" || payload.target !== env.sender.toString()) throw new Error("not a task-round payload of its sender");
+      const parts = parseTaskRoundSequence(decodeRoundId(env.round).sequence);
+      const [currentEpoch, task] = await Promise.all([this.o.chain.currentEpoch(), parts ? this.o.chain.taskState(parts.taskId) : Promise.resolve(null)]);
+      const judged = judgeTaskRoundRequest({ round: env.round, sender: env.sender, startMs: Number(env.timestamp), self: this.o.nodeId, nowMs: Date.now(), currentEpoch, task });
+      if (!judged.ok) {
+        this.o.metrics.inc("task_rounds_refused");
+        log.info({ reason: judged.reason }, "task round request refused");
+        return;
+      }
+      this.o.metrics.inc("task_rounds_served");
+      this.o.run(env.round, Number(env.timestamp), await this.o.chain.epoch(judged.epoch));
+    } catch (e) {
+      // One bad request costs its sender nothing here and this gateway nothing either.
+      this.o.metrics.inc("task_rounds_refused");
+      log.warn({ err: e }, "task round request not served");
+    }
+  }
+}

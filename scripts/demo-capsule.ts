@@ -25,10 +25,11 @@ const program = new Command()
   .option("--nodes <n>", "number of node pairs", "7")
   .option("--names <n>", "names in each list", "10000")
   .option("--mean-interval-ms <ms>", "mean gap between two attestation rounds of one node (default: the demo tempo)")
+  .option("--steady-interval-ms <ms>", "mean gap between scheduled attestations of a node once enough are Trusted (0: keep the enrolment tempo)", "20000")
   .option("--min-trusted <n>", "Trusted nodes to wait for before the task is posted (only Trusted nodes can execute)", "4")
   .option("--log-level <level>", "gateway log level (pino)", "silent")
   .parse(process.argv);
-const opts = program.opts<{ nodes: string; names: string; minTrusted: string; meanIntervalMs?: string; logLevel: string }>();
+const opts = program.opts<{ nodes: string; names: string; minTrusted: string; steadyIntervalMs: string; meanIntervalMs?: string; logLevel: string }>();
 
 const t0 = Date.now();
 const say = (line: string): void => {
@@ -95,6 +96,13 @@ async function main(): Promise<number> {
     });
     world.start();
     await waitTrusted(net, Math.min(nodes, Number.parseInt(opts.minTrusted, 10)));
+    const steady = Number.parseInt(opts.steadyIntervalMs, 10);
+    if (steady > 0) {
+      // Enrolment attests every few seconds; the task then asks for its own rounds, so the
+      // scheduled ones can come less often and leave the two cores to the task.
+      say(`scheduled attestations from the next epoch on: one per node every ~${steady / 1000} s on average (tasks ask for their own rounds)`);
+      await net.calmAttestation(steady);
+    }
     const r = await runCapsuleTask(world, { size, overlap: Math.floor(size / 4), say, resultTimeoutMs: 300_000, settleTimeoutMs: 300_000 });
     say(`done: task ${r.taskId} from createTask to payment in ${(r.timings.settled / 1000).toFixed(1)} s (result on chain after ${(r.timings.resultOnChain / 1000).toFixed(1)} s); whole demo ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } catch (e) {

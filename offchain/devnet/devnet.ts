@@ -411,6 +411,24 @@ export class Devnet {
     this.meshTimer = setTimeout(tick, 2_000);
   }
 
+  /**
+   * Changes the mean gap between scheduled attestations of a node, from the next epoch each
+   * gateway schedules on. Every gateway must use the same value (they derive the same
+   * schedule), so all change together. The demos attest fast until every node is Trusted,
+   * then calmly: tasks ask for their own rounds (offchain/relayer/task-rounds.ts).
+   */
+  setAttestationInterval(meanIntervalMs: number): void {
+    if (!Number.isInteger(meanIntervalMs) || meanIntervalMs < 500) throw new RangeError(`mean attestation interval ${meanIntervalMs} ms is below 500 ms`);
+    for (const n of this.nodes) n.gateway.rt.verifier.meanIntervalMs = meanIntervalMs;
+  }
+
+  /** setAttestationInterval, then waits for the next epoch, the first one scheduled with it. */
+  async calmAttestation(meanIntervalMs: number, timeoutMs = 60_000): Promise<void> {
+    this.setAttestationInterval(meanIntervalMs);
+    const from = await this.currentEpoch();
+    await this.waitFor("the next epoch", async () => (await this.currentEpoch()) > from, timeoutMs);
+  }
+
   /** Schedules a governance call on the timelock, waits its delay and executes it. */
   async governance(target: Address, abi: Abi, functionName: string, args: readonly unknown[]): Promise<void> {
     await this.governanceBatch([{ target, abi, functionName, args }]);

@@ -1,6 +1,6 @@
 /**
- * One libp2p host per gateway: TCP, Noise, Yamux, identify, gossipsub (StrictSign, peer
- * scoring) and the proof-of-trust binding service, with the registry-driven connection
+ * One libp2p host per gateway: TCP, Noise, Yamux, identify, gossipsub (StrictNoSign: every
+ * envelope carries its gateway's own signature; peer scoring) and the proof-of-trust binding service, with the registry-driven connection
  * gater. The gateway daemon creates one with `createTrustmeshHost`, starts it, dials its
  * bootstrap peers, subscribes handlers per topic and publishes signed envelopes.
  *
@@ -15,7 +15,7 @@
  * - unregistered, banned, slashed or withdrawn nodes are disconnected and denied at the gate;
  *   a registry change re-judges connected peers at once.
  */
-import { gossipsub, StrictSign, TopicValidatorResult, type GossipSub, type GossipsubOpts, type Message } from "@libp2p/gossipsub";
+import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub, type GossipsubOpts, type GossipsubMessage, type Message } from "@libp2p/gossipsub";
 import { createTopicScoreParams, type TopicScoreParams } from "@libp2p/gossipsub/score";
 import { identify, type Identify } from "@libp2p/identify";
 import type { Libp2p, PeerId, PrivateKey, Startable, Stream } from "@libp2p/interface";
@@ -26,7 +26,7 @@ import { tcp } from "@libp2p/tcp";
 import { yamux } from "@libp2p/yamux";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { PeerAdmissions, type AdmissionEvent, type AdmittedPeer } from "./admissions.js";
 import { peerBinding, type PeerBindingService } from "./bind-service.js";
@@ -77,7 +77,10 @@ export interface ReceivedMessage {
   /** "gossip" for topic traffic, "direct" for a point-to-point envelope. */
   via: "gossip" | "direct";
   envelope: Envelope;
-  /** PeerId of the gossip origin (StrictSign-verified). */
+  /**
+   * PeerId that delivered it: the mesh peer that relayed it (gossip) or the sender (direct).
+   * Who wrote it is `envelope.sender`, proven by the envelope's signature.
+   */
   from: string;
   /** The envelope's wire bytes, exactly as signed (for relaying or evidence). */
   data: Uint8Array;
@@ -186,7 +189,7 @@ export class TrustmeshHost implements Startable {
     for (const kind of TOPIC_KINDS) {
       this.pubsub.topicValidators.set(topicName(this.opts.chainId, kind), (peer, msg) => this.validate(kind, peer, msg));
     }
-    this.pubsub.addEventListener("message", this.onMessage);
+    this.pubsub.addEventListener("gossipsub:message", this.onMessage);
     this.pubsub.addEventListener("subscription-change", this.onSubscriptionChange);
     this.unsubscribeAdmissions = this.admissions.onEvent(this.onAdmission);
     await this.libp2p.start();
@@ -200,7 +203,7 @@ export class TrustmeshHost implements Startable {
     this.rescopeTimers.clear();
     await this.libp2p.unhandle(DIRECT_PROTOCOL).catch(() => undefined);
     this.unsubscribeAdmissions?.();
-    this.pubsub.removeEventListener("message", this.onMessage);
+    this.pubsub.removeEventListener("gossipsub:message", this.onMessage);
     this.pubsub.removeEventListener("subscription-change", this.onSubscriptionChange);
     await this.closeConnections();
     await this.libp2p.stop();
@@ -377,17 +380,17 @@ export class TrustmeshHost implements Startable {
     return TopicValidatorResult.Reject;
   }
 
-  private readonly onMessage = (evt: CustomEvent<Message>): void => {
-    const msg = evt.detail;
+  private readonly onMessage = (evt: CustomEvent<GossipsubMessage>): void => {
+    const { msg, propagationSource } = evt.detail;
     const kind = TOPIC_KINDS.find((k) => topicName(this.opts.chainId, k) === msg.topic);
-    if (kind === undefined || msg.type !== "signed") return;
+    if (kind === undefined) return;
     let envelope = this.accepted.get(msg.data);
     if (envelope === undefined) {
       const decoded = decodeEnvelope(this.opts.chainId, msg.data);
       if (!decoded.ok) return;
       envelope = decoded.envelope;
     }
-    this.deliver(kind, { topic: kind, via: "gossip", envelope, from: msg.from.toString(), data: msg.data });
+    this.deliver(kind, { topic: kind, via: "gossip", envelope, from: propagationSource.toString(), data: msg.data });
   };
 
   private deliver(kind: TopicKind, m: ReceivedMessage): void {
@@ -463,17 +466,16 @@ function meshParameters(d: number): Partial<GossipsubOpts> {
 }
 
 /**
- * Duplicate detection before signature checks. Gossipsub verifies a message's StrictSign
- * signature before it looks the message id up in its seen cache unless a fast id is given,
- * so in a full mesh every relayed copy (n - 2 of them per message) cost an Ed25519 check:
- * 40% of the CPU of a 7-replica PBFT burst. The fast id here is from || seqno, exactly what
- * the StrictSign message id already is, so it merges no two messages the seen cache would
- * keep apart. Gossipsub records a fast id only after the signature verified, so a forged
- * copy arriving first cannot shadow the genuine message.
+ * Message identity without libp2p signatures (StrictNoSign). Every envelope is signed by
+ * its gateway's registered key and checked by the topic validator, so gossipsub's own
+ * Ed25519 signature per message only repeated that proof at a cost (a sign per publish, a
+ * verify plus a JWK key import per receiver: 6% of a 7-gateway process's CPU). The id is
+ * the envelope bytes' SHA-256, computed synchronously, so a relayed duplicate is dropped
+ * before anything else runs; an envelope's nonce and timestamp make every honest one
+ * distinct, and a byte-identical replay is the duplicate it should be.
  */
-function strictSignFastId(msg: { from?: Uint8Array; seqno?: Uint8Array }): string {
-  if (msg.from === undefined || msg.seqno === undefined) return "";
-  return Buffer.from(msg.from).toString("base64") + Buffer.from(msg.seqno).toString("base64");
+function envelopeMessageId(msg: { data?: Uint8Array }): string {
+  return createHash("sha256").update(msg.data ?? new Uint8Array(0)).digest("base64");
 }
 
 export async function createTrustmeshHost(opts: TrustmeshHostOptions): Promise<TrustmeshHost> {
@@ -501,13 +503,14 @@ export async function createTrustmeshHost(opts: TrustmeshHostOptions): Promise<T
   const topics: Record<string, TopicScoreParams> = {};
   for (const k of TOPIC_KINDS) topics[topicName(opts.chainId, k)] = topicScoreParams();
   const gossipOpts: Partial<GossipsubOpts> = {
-    globalSignaturePolicy: StrictSign,
+    globalSignaturePolicy: StrictNoSign,
     allowedTopics: TOPIC_KINDS.map((k) => topicName(opts.chainId, k)),
     allowPublishToZeroTopicPeers: true,
     fallbackToFloodsub: false,
     emitSelf: false,
     heartbeatInterval: opts.heartbeatIntervalMs ?? 1000,
-    fastMsgIdFn: strictSignFastId,
+    fastMsgIdFn: envelopeMessageId,
+    msgIdFn: (msg) => new TextEncoder().encode(envelopeMessageId(msg)),
     ...meshParameters(opts.meshDegree ?? DEFAULT_MESH_DEGREE),
     // A refused GRAFT (peer not yet bound) must not keep a link out of the mesh for a minute.
     pruneBackoff: 5_000,

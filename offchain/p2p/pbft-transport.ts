@@ -18,7 +18,7 @@
  * change: a liveness attack bought with one skipped check. One signature could serve both
  * only if proofs carried whole envelopes, a wire-format change. Measured instead: the inner
  * check is one ~70 us libsecp256k1 verification per received message (offchain/core/crypto),
- * against ~1-3 ms of libp2p handling (Noise, yamux, gossipsub, StrictSign) per delivery.
+ * against ~1-3 ms of libp2p handling (Noise, yamux, gossipsub) per delivery.
  */
 import type { Startable } from "@libp2p/interface";
 import { decodeMessage, encodeMessage, timerKey, type Decision, type JournalRecord, type PbftMessage, type Replica, type ReplicaInput, type ReplicaOutput, type ReplicaStatus, type Vote } from "../core/pbft/index.js";

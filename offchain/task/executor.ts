@@ -104,6 +104,8 @@ export class TaskExecutor {
     if (!a) return false;
     const pollMs = this.o.pollMs ?? 250;
     for (let attempt = 0; attempt < MAX_TASK_ROUND_ATTEMPTS && !this.stopped; attempt++) {
+      // Already there (a scheduled round landed): no round is asked for, none is wasted.
+      if (await done().catch(() => false)) return true;
       await a.request(taskId, phase, attempt).catch((e: unknown) => this.o.log?.("task round request failed", { taskId: taskId.toString(), phase, attempt, err: String(e) }));
       const until = Date.now() + (a.attemptMs ?? 6_000);
       while (Date.now() < until && !this.stopped) {

@@ -41,7 +41,8 @@ describe("p2p network: 7 gateways on loopback", function () {
       expect(box[0]!.envelope.sender).to.equal(members[3]!.nodeId);
       expect(box[0]!.envelope.round).to.equal(42n);
       expect(bytesToHex(box[0]!.envelope.payload)).to.equal(bytesToHex(payload));
-      expect(box[0]!.from).to.equal(members[3]!.host.peerId.toString());
+      // `from` is the mesh peer that relayed it; the author is the envelope's signer.
+      expect(members[i]!.host.admittedPeers().map((p) => p.peerId)).to.include(box[0]!.from);
     }
   });
 
@@ -190,22 +191,38 @@ describe("p2p network: invalid, unsigned and replayed messages", function () {
     expect(a.host.scoreOf(mallory.host.peerId)).to.equal(0);
   });
 
-  it("rejects a replayed envelope re-published by another peer", async () => {
+  it("drops a replayed envelope re-published by another peer: never delivered twice", async () => {
     const seenBy = inboxB.length;
-    const before = rejectedAtA.length;
+    const seenByA = inboxA.length;
     let captured: Uint8Array | undefined;
     // mallory captures a's genuine message from the wire and republishes the same bytes.
     const off = mallory.host.subscribe("pbft", (m) => (captured = m.data));
     await a.host.publish({ type: MessageType.Pbft, round: 5n, payload: new Uint8Array([5]) });
     await waitFor(() => captured !== undefined && inboxB.length === seenBy + 1, 5_000, "genuine delivery");
     off();
-    const scoreBefore = a.host.scoreOf(mallory.host.peerId);
-    await mallory.host.publishRaw("pbft", captured!);
-    await waitFor(() => rejectedAtA.length > before, 5_000, "replay rejected");
-    expect(rejectedAtA.at(-1)!.reason).to.equal("replay");
-    await sleep(300);
-    expect(inboxB.length).to.equal(seenBy + 1);
-    expect(a.host.scoreOf(mallory.host.peerId)).to.be.below(scoreBefore);
+    // The message id is the envelope's hash: gossipsub drops the copy as a duplicate of what
+    // it saw, before validation (a replay older than its seen cache meets the host's replay
+    // window instead, see "replay" in host.ts).
+    // mallory's own gossipsub refuses to publish a message id it has seen...
+    await mallory.host.publishRaw("pbft", captured!).then(
+      () => expect.fail("published a duplicate"),
+      (e: Error) => expect(e.message).to.match(/Duplicate/),
+    );
+    // ...so the bytes go to eve, who never saw them (not on the pbft topic), and eve sends them to a.
+    const eveAccount = newAccount();
+    register(registry, eveAccount, 4n);
+    const eve = await startHost(registry, eveAccount, 4n);
+    try {
+      await eve.host.dial(a.host.multiaddrs[0]!);
+      await waitFor(() => a.host.admittedPeers().some((p) => p.nodeId === 4n), 5_000, "eve admitted");
+      await sleep(300);
+      await eve.host.publishRaw("pbft", captured!);
+      await sleep(500);
+      expect(inboxB.length).to.equal(seenBy + 1);
+      expect(inboxA.length).to.equal(seenByA);
+    } finally {
+      await eve.host.stop();
+    }
   });
   it("rejects garbage and unsigned envelopes, does not forward them, and graylists the repeat offender", async () => {
     const before = inboxB.length;
@@ -218,12 +235,13 @@ describe("p2p network: invalid, unsigned and replayed messages", function () {
     unsigned.fill(0, unsigned.length - 65);
     await mallory.host.publishRaw("pbft", new TextEncoder().encode("not an envelope"));
     await mallory.host.publishRaw("pbft", unsigned);
-    await waitFor(() => rejectedAtA.length >= firstReject + 2, 10_000, "two rejections at a");
+    await mallory.host.publishRaw("pbft", new TextEncoder().encode("not an envelope either"));
+    await waitFor(() => rejectedAtA.length >= firstReject + 3, 10_000, "three rejections at a");
     const fresh = rejectedAtA.slice(firstReject);
-    expect(fresh.map((r) => r.reason)).to.have.members(["schema", "bad-signature"]);
+    expect(fresh.map((r) => r.reason)).to.have.members(["schema", "bad-signature", "schema"]);
     expect(fresh.every((r) => r.propagationSource === mallory.host.peerId.toString())).to.equal(true);
-    // Three offences (the replay included): P4 (-10 x 3^2) plus the app penalty put mallory
-    // under gossipsub's graylist threshold (-80): a now drops its RPCs before validation.
+    // Three offences: P4 (-10 x 3^2) plus the app penalty put mallory under gossipsub's
+    // graylist threshold (-80): a now drops its RPCs before validation.
     expect(a.host.scoreOf(mallory.host.peerId)).to.be.below(-80);
     expect(a.host.scoreOf(b.host.peerId)).to.equal(0);
     const { bytes: impersonation } = await signEnvelope(mallory.account, CHAIN_ID, {

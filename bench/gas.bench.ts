@@ -21,6 +21,7 @@ import {
   type Fixture,
 } from "../test/contracts/fixture.js";
 import { createTask, submit } from "../test/contracts/task-market.helpers.js";
+import { taskRoundSequence } from "../offchain/core/protocol.js";
 
 interface Row {
   operation: string;
@@ -213,11 +214,12 @@ async function main() {
   const hs = await submit(market, target, t2.id);
   rows.push({ operation: "TaskMarket.submitResult", gasUsed: await gasOf(f, hs), target: null, note: "node and pre-run verdict checks + ECVRF fastVerify + 3 slots written" });
   breakdowns.push({ title: "TaskMarket.submitResult", parts: await breakdown(f, hs, names) });
-  const post = makeVote(epoch, target.id, 20n);
+  // The executor's post-run task round for t2 (the only kind settle accepts).
+  const post = makeVote(epoch, target.id, taskRoundSequence({ taskId: t2.id, phase: "post-run", attempt: 0 }));
   const cpost = await certificate(f, signersPost, post);
   await gasOf(f, await f.board.write.submitCertificate([post, cpost.signatures, cpost.vrfOutputs]));
-  const hst = await market.market.write.settle([t2.id]);
-  rows.push({ operation: "TaskMarket.settle (Trusted)", gasUsed: await gasOf(f, hst), target: null, note: "post-run verdict read from TrustBoard, payment pushed to the operator" });
+  const hst = await market.market.write.settle([t2.id, post.round]);
+  rows.push({ operation: "TaskMarket.settle (Trusted)", gasUsed: await gasOf(f, hst), target: null, note: "named post-run task round checked (shape, recorded, not voided, after the result) on TrustBoard, payment pushed to the operator" });
 
   const md = [
     "| operation | gas used | target | met | note |",

@@ -16,13 +16,13 @@ import {EpochClock} from "./EpochClock.sol";
 
 /// @title TaskMarket
 /// @notice Escrowed tasks over sealed inputs, run by a VRF-chosen Trusted node that reveals
-/// its selection only with the result, and paid after its post-run attestation
+/// its selection only with the result, and paid after its post-run task round
 /// (docs/task-protocol.md).
 /// @dev Gas: a task is five storage slots at creation (creator/deadline/tier/status,
-/// epoch/time/executor/history, payment, threshold, spec hash) plus two when a result
-/// comes in (VRF output, result commitment). The spec's CIDs, keys and limits are not
-/// stored: they are committed to by `specHash` and published in {TaskCreated} and
-/// {TaskInputs}; the result CID only in {ResultSubmitted}. Calls go to this deployment's
+/// epoch/time/executor/history/submission time, payment, threshold, spec hash) plus two
+/// when a result comes in (VRF output, result commitment). The spec's CIDs, keys and
+/// limits are not stored: they are committed to by `specHash` and published in
+/// {TaskCreated} and {TaskInputs}; the result CID only in {ResultSubmitted}. Calls go to this deployment's
 /// own token, registry, clock, board and verifier.
 contract TaskMarket is ITaskMarket, AccessControl, ReentrancyGuard {
     using SafeERC20 for IERC20;
@@ -36,10 +36,17 @@ contract TaskMarket is ITaskMarket, AccessControl, ReentrancyGuard {
     uint256 public constant MAX_RECIPIENTS = 16;
     /// @notice Longest CID accepted (CIDv1 sha2-256 is 36 bytes; room for other hashes).
     uint256 public constant MAX_CID_LENGTH = 128;
+    /// @notice Attempts per task and phase a task round id can carry (offchain/core/protocol.ts).
+    uint64 public constant MAX_TASK_ROUND_ATTEMPTS = 4;
 
     uint8 private constant TRUSTED = 1;
     uint8 private constant FLAG_VOIDED = 1;
     uint16 private constant BPS = 10_000;
+    /// @dev Task round sequence (low 64 bits of a round id): bit 63 task round, bit 62
+    /// post-run, bits 32..61 attempt, bits 0..31 task id.
+    uint64 private constant POST_RUN_TASK_ROUND = 3 << 62;
+    uint64 private constant ATTEMPT_MASK = (1 << 30) - 1;
+    uint64 private constant TASK_ID_MASK = (1 << 32) - 1;
 
     /// @dev The last task id and the escrow total share a slot: creation writes both.
     struct Counters {
@@ -127,7 +134,8 @@ contract TaskMarket is ITaskMarket, AccessControl, ReentrancyGuard {
         if (status == TaskStatus.Submitted) _replace(t, taskId, nodeId, output);
         t.status = TaskStatus.Submitted;
         t.executor = nodeId;
-        t.historyCount = count;
+        t.historyCount = SafeCast.toUint48(count);
+        t.submittedAt = uint40(block.timestamp);
         t.vrfOutput = output;
         t.resultCommitment = resultCommitment;
         emit ResultSubmitted(taskId, nodeId, msg.sender, output, resultCid, resultCommitment, count);
@@ -136,15 +144,21 @@ contract TaskMarket is ITaskMarket, AccessControl, ReentrancyGuard {
     // ---------------------------------------------------------------- settlement
 
     /// @inheritdoc ITaskMarket
-    function settle(uint256 taskId) external nonReentrant {
+    function settle(uint256 taskId, uint256 postRunRound) external nonReentrant {
         Task storage t = _tasks[taskId];
         TaskStatus status = t.status;
         if (status == TaskStatus.None) revert TaskMarketUnknownTask(taskId);
         if (status != TaskStatus.Submitted) revert TaskMarketInvalidStatus(taskId, status);
         uint64 node = t.executor;
-        (bool exists, uint256 round, ITrustBoard.VerdictRecord memory rec) = _postRunVerdict(t);
-        if (!exists) revert TaskMarketNoPostRunVerdict(taskId, node);
+        uint256 round = postRunRound;
+        if (!_isPostRunRound(round, taskId, node)) revert TaskMarketNotPostRunRound(taskId, round);
+        ITrustBoard.VerdictRecord memory rec = board.verdict(round);
+        if (rec.recordedAt == 0) revert TaskMarketNoPostRunVerdict(taskId, round);
         if (rec.flags & FLAG_VOIDED != 0) revert TaskMarketVerdictVoided(taskId, round);
+        uint40 submittedAt = t.submittedAt;
+        if (rec.recordedAt < submittedAt) {
+            revert TaskMarketVerdictBeforeResult(taskId, round, rec.recordedAt, submittedAt);
+        }
 
         uint256 payment = t.payment;
         _release(payment);
@@ -171,8 +185,9 @@ contract TaskMarket is ITaskMarket, AccessControl, ReentrancyGuard {
         if (status != TaskStatus.Open && status != TaskStatus.Submitted) revert TaskMarketInvalidStatus(taskId, status);
         if (block.timestamp <= t.deadline) revert TaskMarketDeadlineNotReached(taskId, t.deadline);
         if (status == TaskStatus.Submitted) {
-            (bool exists, uint256 round, ITrustBoard.VerdictRecord memory rec) = _postRunVerdict(t);
-            if (exists && rec.flags & FLAG_VOIDED == 0) revert TaskMarketVerdictExists(taskId, round);
+            // Only the latest round is visible on chain; see {ITaskMarket-refund}.
+            (, uint256 lastRound) = board.nodeHistory(t.executor);
+            if (_settles(t, taskId, lastRound)) revert TaskMarketVerdictExists(taskId, lastRound);
         }
         t.status = TaskStatus.Refunded;
         uint256 payment = t.payment;
@@ -338,15 +353,19 @@ contract TaskMarket is ITaskMarket, AccessControl, ReentrancyGuard {
         if (uint256(output) >= t.threshold) revert TaskMarketAboveThreshold(output, t.threshold);
     }
 
-    /// @dev Only a strictly lower output replaces a result, and only while that result has
-    /// no usable post-run verdict: once the executor was attested after its run, the result
-    /// is locked, so a late candidate can neither take the pay of an attested executor nor
-    /// spare an Untrusted one its slash.
+    /// @dev Only a strictly lower output replaces a result, and only while no verdict on
+    /// its executor was recorded since (the latest not voided): once the executor was
+    /// attested after its run, the result is locked, so a late candidate can neither take
+    /// the pay of an attested executor nor spare an Untrusted one its slash. The board
+    /// shows only a node's latest round, and a scheduled round may land after the post-run
+    /// one, so any verdict since the result locks it (a superset of the settle-able case).
     function _replace(Task storage t, uint256 taskId, uint64 nodeId, bytes32 output) private {
         bytes32 current = t.vrfOutput;
         if (output >= current) revert TaskMarketNotLower(output, current);
-        (bool exists, uint256 round, ITrustBoard.VerdictRecord memory rec) = _postRunVerdict(t);
-        if (exists && rec.flags & FLAG_VOIDED == 0) revert TaskMarketResultLocked(taskId, round);
+        (uint64 count, uint256 lastRound) = board.nodeHistory(t.executor);
+        if (count > t.historyCount && board.verdict(lastRound).flags & FLAG_VOIDED == 0) {
+            revert TaskMarketResultLocked(taskId, lastRound);
+        }
         emit ResultReplaced(taskId, t.executor, nodeId, current, output);
     }
 
@@ -354,18 +373,22 @@ contract TaskMarket is ITaskMarket, AccessControl, ReentrancyGuard {
         return abi.encodePacked(clock.epochSeed(seedEpoch), taskId, ROLE_EXECUTOR);
     }
 
-    /// @dev The post-run verdict is the executor's latest TrustBoard verdict when its
-    /// history count grew since the result was submitted. The board keeps only the count
-    /// and the latest round per node; when several verdicts were recorded after the
-    /// result the latest one judges (anyone can settle as soon as the first one lands).
-    function _postRunVerdict(Task storage t)
-        private
-        view
-        returns (bool exists, uint256 round, ITrustBoard.VerdictRecord memory rec)
-    {
-        (uint64 count, uint256 lastRound) = board.nodeHistory(t.executor);
-        if (count <= t.historyCount) return (false, 0, rec);
-        return (true, lastRound, board.verdict(lastRound));
+    /// @dev Whether `round` is a post-run task round of `node` for `taskId`: the only kind
+    /// whose verifiers judged the scratch cleanup. Same layout as `taskRoundSequence` in
+    /// offchain/core/protocol.ts; ids above 192 bits name no round (RoundId). Task ids
+    /// above 2^32-1 have no task rounds, so such tasks can only be refunded.
+    function _isPostRunRound(uint256 round, uint256 taskId, uint64 node) private pure returns (bool) {
+        if (round >> 192 != 0 || uint64(round >> 64) != node) return false;
+        uint64 sequence = uint64(round);
+        return sequence & POST_RUN_TASK_ROUND == POST_RUN_TASK_ROUND
+            && (sequence >> 32) & ATTEMPT_MASK < MAX_TASK_ROUND_ATTEMPTS && sequence & TASK_ID_MASK == taskId;
+    }
+
+    /// @dev Whether {settle} would accept `round` for this Submitted task.
+    function _settles(Task storage t, uint256 taskId, uint256 round) private view returns (bool) {
+        if (!_isPostRunRound(round, taskId, t.executor)) return false;
+        ITrustBoard.VerdictRecord memory rec = board.verdict(round);
+        return rec.recordedAt != 0 && rec.flags & FLAG_VOIDED == 0 && rec.recordedAt >= t.submittedAt;
     }
 
     /// @dev A withdrawn node has no stake left to slash; the creator is refunded anyway.

@@ -52,7 +52,10 @@ interface ITaskMarket {
     /// @param seedEpoch EpochClock epoch at creation: its seed is the sortition seed
     /// @param createdAt block time of creation (VRF key and pre-run freshness reference)
     /// @param executor node of the current result (0 = none)
-    /// @param historyCount TrustBoard `nodeHistory(executor).count` when the current result was submitted
+    /// @param historyCount TrustBoard `nodeHistory(executor).count` when the current result
+    /// was submitted (48 bits: a node never has 2^48 verdicts; this keeps the slot packed)
+    /// @param submittedAt block time of the current result's submission (0 = none): a
+    /// post-run round must be recorded at or after it
     /// @param payment escrowed amount (kept after settlement as a record; the status tells
     /// whether it is still escrowed)
     /// @param threshold executor sortition threshold, fixed at creation
@@ -67,7 +70,8 @@ interface ITaskMarket {
         uint64 seedEpoch;
         uint40 createdAt;
         uint64 executor;
-        uint64 historyCount;
+        uint48 historyCount;
+        uint40 submittedAt;
         uint256 payment;
         uint256 threshold;
         bytes32 specHash;
@@ -107,7 +111,9 @@ interface ITaskMarket {
     error TaskMarketInvalidProof(uint256 taskId, uint64 nodeId);
     error TaskMarketAboveThreshold(bytes32 output, uint256 threshold);
     error TaskMarketNotLower(bytes32 output, bytes32 current);
-    error TaskMarketNoPostRunVerdict(uint256 taskId, uint64 nodeId);
+    error TaskMarketNotPostRunRound(uint256 taskId, uint256 round);
+    error TaskMarketNoPostRunVerdict(uint256 taskId, uint256 round);
+    error TaskMarketVerdictBeforeResult(uint256 taskId, uint256 round, uint40 recordedAt, uint40 submittedAt);
     error TaskMarketVerdictVoided(uint256 taskId, uint256 round);
     error TaskMarketVerdictExists(uint256 taskId, uint256 round);
     error TaskMarketInvalidParams(uint16 slashBps, uint16 rewardBps);
@@ -149,11 +155,11 @@ interface ITaskMarket {
     event ResultReplaced(
         uint256 indexed taskId, uint64 indexed oldNode, uint64 indexed newNode, bytes32 oldOutput, bytes32 newOutput
     );
-    /// @notice The post-run verdict `round` was Trusted: `payment` went to the executor's operator.
+    /// @notice The post-run task round `round` was Trusted: `payment` went to the executor's operator.
     event TaskSettled(
         uint256 indexed taskId, uint64 indexed node, address indexed operator, uint256 payment, uint256 round
     );
-    /// @notice The post-run verdict `round` was Untrusted: the executor was slashed
+    /// @notice The post-run task round `round` was Untrusted: the executor was slashed
     /// (`slashed`, of which `reward` went to the creator) and `refund` went back to the creator.
     event TaskFailed(
         uint256 indexed taskId,
@@ -167,7 +173,7 @@ interface ITaskMarket {
     /// @notice The slash of an Untrusted executor reverted (`reason`, e.g. the market lost
     /// SLASHER_ROLE); the creator was refunded anyway so escrow never gets stuck.
     event SlashFailed(uint256 indexed taskId, uint64 indexed node, bytes reason);
-    /// @notice After the deadline without a usable post-run verdict, `payment` went back to the creator.
+    /// @notice After the deadline, unsettled, `payment` went back to the creator.
     event TaskRefunded(uint256 indexed taskId, address indexed creator, uint256 payment);
     event ParamsChanged(uint16 slashBps, uint16 rewardBps, uint40 banPeriod);
     event VerifierChanged(address indexed oldVerifier, address indexed newVerifier);
@@ -198,8 +204,9 @@ interface ITaskMarket {
     /// seed(seedEpoch) || taskId || uint8(2) verifies ({IVRFVerifier.fastVerify} with
     /// off-chain helpers) for its VRF key in force at the task's creation, and the output is
     /// below the task's threshold. Another result is replaced only by a strictly lower
-    /// output, and only while it has no usable post-run verdict (then it is locked).
-    /// Snapshots the node's TrustBoard history count.
+    /// output, and only while no verdict on its executor was recorded since it (the latest
+    /// not voided; then it is locked). Snapshots the node's TrustBoard history count and
+    /// the block time (`submittedAt`).
     /// @dev Emits {ResultReplaced} (when replacing) and {ResultSubmitted}.
     ///
     /// Requirements:
@@ -207,7 +214,7 @@ interface ITaskMarket {
     /// - caller is the node's gateway; node Trusted with tier >= minTier;
     /// - a fresh pre-run verdict (see above); a verifier is set;
     /// - valid proof and helpers; output < threshold;
-    /// - if a result exists: output < its output, and it has no usable post-run verdict.
+    /// - if a result exists: output < its output, and it is not locked (see above).
     function submitResult(
         uint256 taskId,
         uint64 nodeId,
@@ -218,8 +225,11 @@ interface ITaskMarket {
         bytes32 resultCommitment
     ) external;
 
-    /// @notice Settles a task on the executor's post-run verdict: the latest TrustBoard
-    /// verdict on it, recorded after the result (its history count grew). Trusted: the
+    /// @notice Settles a task on the verdict of `postRunRound`, a post-run task round of
+    /// the executor for this task: only such a round judged the executor's scratch cleanup,
+    /// so no other verdict (scheduled round, pre-run round, another task's) can settle it.
+    /// The caller names the round because the board cannot enumerate a node's rounds
+    /// (off chain: the executor's {ITrustBoard.VerdictRecorded} events). Trusted: the
     /// payment is pushed to the executor's operator. Untrusted: the executor is slashed
     /// (when still slashable) and the payment is pushed back to the creator. Anyone may call.
     /// A reverting slash does not block the refund ({SlashFailed}); a caller cannot make it
@@ -227,16 +237,27 @@ interface ITaskMarket {
     /// @dev Emits {TaskSettled}, or {TaskFailed} (plus the registry's {NodeSlashed}, or {SlashFailed}).
     ///
     /// Requirements:
-    /// - the task is Submitted; a post-run verdict exists and is not voided.
-    function settle(uint256 taskId) external;
+    /// - the task is Submitted;
+    /// - `postRunRound` decodes (`epoch << 128 | node << 64 | sequence`) to node == the
+    ///   executor and a sequence with bit 63 (task round) and bit 62 (post-run) set,
+    ///   attempt (bits 32..61) below 4 (`MAX_TASK_ROUND_ATTEMPTS`) and task id (bits 0..31)
+    ///   == `taskId` ({TaskMarketNotPostRunRound});
+    /// - its verdict is recorded ({TaskMarketNoPostRunVerdict}), not voided
+    ///   ({TaskMarketVerdictVoided}), and recorded at or after the result's submission
+    ///   ({TaskMarketVerdictBeforeResult}).
+    function settle(uint256 taskId, uint256 postRunRound) external;
 
-    /// @notice Returns the payment to the creator after the deadline when no result was
-    /// submitted or no usable (recorded, not voided) post-run verdict exists. Anyone may call.
+    /// @notice Returns the payment to the creator after the deadline while the task is
+    /// unsettled. Anyone may call. The contract cannot enumerate the executor's rounds, so
+    /// it refuses only when the executor's latest TrustBoard verdict is itself a round that
+    /// would settle the task ({settle} applies): a settle-able round followed by another
+    /// verdict on the executor no longer blocks the refund, so settle promptly.
     /// @dev Emits {TaskRefunded}.
     ///
     /// Requirements:
     /// - the task is Open or Submitted; the block time is after `deadline`;
-    /// - when Submitted, no usable post-run verdict exists (else {settle} applies).
+    /// - when Submitted, the executor's latest verdict does not pass {settle}'s round
+    ///   checks ({TaskMarketVerdictExists}).
     function refund(uint256 taskId) external;
 
     /// @notice Sets the penalty for an Untrusted post-run verdict.

@@ -213,6 +213,18 @@ export class Gateway {
     this.taskRounds.start();
     this.unsubscribeChain = rt.chain.onEvent((e) => {
       if (e.eventName === "EpochOpened" && this.attesting) void this.scheduleEpoch();
+      if (e.eventName === "EpochOpened") {
+        // Keep only the votes the chain may still accept or dispute; the windows are read
+        // from the chain each time (governance may change them). A failed read leaves the
+        // journal as it is until the next epoch.
+        const opened = e.args.epoch as bigint;
+        rt.journal
+          .compactForEpoch(opened, () => rt.chain.voteRetention())
+          .then((c) => {
+            if (c) rt.log.debug({ epoch: opened.toString(), floor: c.floorEpoch.toString(), votes: c.votes, rounds: c.rounds }, "journal compacted");
+          })
+          .catch((err: unknown) => rt.log.warn({ err, epoch: opened.toString() }, "journal compaction skipped"));
+      }
       if (e.eventName === "VerdictRecorded" && (e.args.node as bigint) === rt.nodeId && Number(e.args.verdict) === Verdict.Untrusted) {
         void this.onFailedVerdict(e.args.round as bigint);
       }
@@ -428,12 +440,13 @@ export class Gateway {
   }
 
   /**
-   * Asks for a task attestation round of this node now (pre-run before claiming a task's
-   * key, post-run after submitting its result); returns the round id. See task-rounds.ts.
+   * Asks for a task attestation round now: of this node (pre-run before claiming a task's
+   * key, post-run after submitting its result), or a post-run round of another executor
+   * (anyone may, so a silent executor cannot dodge it); returns the round id. See task-rounds.ts.
    */
-  async requestTaskRound(taskId: bigint, phase: TaskRoundPhase, attempt = 0): Promise<bigint> {
+  async requestTaskRound(taskId: bigint, phase: TaskRoundPhase, attempt = 0, node = this.rt.nodeId): Promise<bigint> {
     if (!this.taskRounds) throw new Error("gateway not started");
-    return this.taskRounds.request(taskId, phase, attempt);
+    return this.taskRounds.request(taskId, phase, attempt, node);
   }
 
   /** Anyone may open the next epoch once it is due; gateways do, staggered by node id. */

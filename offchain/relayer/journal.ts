@@ -1,13 +1,18 @@
 /**
- * The gateway's durable memory: nonce reservations, every vote it ever signed, and the
- * rounds it is working on. Every change is written (atomically) BEFORE the caller acts on
- * it, so a gateway killed at any point and restarted never reuses a nonce, never signs two
+ * The gateway's durable memory: nonce reservations, the votes it signed, and the rounds it
+ * is working on. Every change is written (atomically) BEFORE the caller acts on it, so a
+ * gateway killed at any point and restarted never reuses a nonce, never signs two
  * different votes for one round, and picks up its pending rounds where it left them.
+ *
+ * The file stays bounded: a durable signing floor (an epoch) is raised as epochs open;
+ * votes, intents and rounds below it are dropped, and no round below it is ever signed
+ * again, so a dropped vote can never be contradicted.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { TrustmeshError } from "../core/errors.js";
-import { readJsonFile, writeFileAtomic } from "./atomic-file.js";
+import { decodeRoundId } from "../core/protocol.js";
+import { readJsonFile, removeStaleTemps, writeFileAtomic } from "./atomic-file.js";
 import { faultPoint, type FaultRole } from "./fault.js";
 
 export class JournalError extends TrustmeshError {
@@ -60,12 +65,76 @@ interface JournalFile {
   /** Votes about to be signed (absent in journals written before intents existed). */
   intents?: Record<string, { voteHash: string; vote: Record<string, unknown> }>;
   rounds: Record<string, PendingRound>;
+  /** Lowest epoch this gateway may still sign in (decimal; absent in older journals: 0). */
+  signingFloorEpoch?: string;
+}
+
+/**
+ * How long, in epochs, a signed vote still matters on chain: TrustBoard records a
+ * certificate for a round at most `maxRoundAge` epochs old (TrustBoardRoundTooLate), and
+ * Disputes takes equivocation evidence at most `disputeWindowEpochs` old
+ * (DisputesWindowClosed).
+ */
+export interface VoteRetention {
+  maxRoundAge: bigint;
+  disputeWindowEpochs: bigint;
+}
+
+/**
+ * The signing floor once `openedEpoch` is open: every epoch the chain may still accept a
+ * certificate or a dispute for stays at or above it. (A later governance change that
+ * lengthens either window only makes this gateway refuse some old rounds it could have
+ * signed: a liveness cost, never a double signature.)
+ */
+export function signingFloorFor(openedEpoch: bigint, retention: VoteRetention): bigint {
+  const keep = retention.maxRoundAge > retention.disputeWindowEpochs ? retention.maxRoundAge : retention.disputeWindowEpochs;
+  return openedEpoch > keep ? openedEpoch - keep : 0n;
+}
+
+export interface CompactionResult {
+  floorEpoch: bigint;
+  votes: number;
+  intents: number;
+  rounds: number;
+}
+
+/** The epoch a journal key (a round id in decimal) belongs to; undefined if it is not one. */
+function epochOfKey(key: string): bigint | undefined {
+  try {
+    return decodeRoundId(BigInt(key)).epoch;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deletes the entries of rounds of epochs below `floor`; returns how many. */
+function dropBelow(byRound: Record<string, unknown>, floor: bigint): number {
+  let dropped = 0;
+  for (const key of Object.keys(byRound)) {
+    const epoch = epochOfKey(key);
+    if (epoch !== undefined && epoch < floor) {
+      delete byRound[key];
+      dropped++;
+    }
+  }
+  return dropped;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
 }
 
 export class GatewayJournal {
   private state: JournalFile;
   private nextNonce: bigint;
-  private writing: Promise<void> = Promise.resolve();
+  /** Flushes the write in progress does not cover: they share the next one. */
+  private waiters: Waiter[] = [];
+  private draining: Promise<void> | undefined;
+  private writeCount = 0;
+  /** Newest opened epoch a compaction was asked for and has not started for yet. */
+  private compactFor: bigint | undefined;
+  private compacting: Promise<CompactionResult | undefined> | undefined;
   private closed = false;
   private readonly signing = new Map<string, Promise<string>>();
 
@@ -84,9 +153,14 @@ export class GatewayJournal {
       votes: {},
       rounds: {},
     };
+    // A daemon killed mid-write leaves its temporary file; the journal itself is whole.
+    await removeStaleTemps(path);
     const state = await readJsonFile<JournalFile>(path, initial);
     if (state.version !== 1) {
       throw new JournalError("JOURNAL_VERSION", `journal ${path} has unknown version ${String(state.version)}`);
+    }
+    if (state.signingFloorEpoch !== undefined && !/^[0-9]+$/.test(state.signingFloorEpoch)) {
+      throw new JournalError("JOURNAL_CORRUPT", `journal ${path} has an invalid signing floor`, { metaMessages: [`signingFloorEpoch: ${String(state.signingFloorEpoch)}`] });
     }
     const journal = new GatewayJournal(path, state);
     await journal.flush();
@@ -133,6 +207,15 @@ export class GatewayJournal {
 
   private async signNow(round: bigint, voteHash: string, sign: () => Promise<string>, intent?: SignIntent): Promise<string> {
     const key = round.toString();
+    // Below the floor the vote this gateway signed (if any) may have been dropped: signing
+    // anything there could contradict it.
+    const { epoch } = decodeRoundId(round);
+    const floor = this.signingFloor();
+    if (epoch < floor) {
+      throw new JournalError("ROUND_BELOW_SIGNING_FLOOR", `round ${key} (epoch ${epoch}) is below the signing floor`, {
+        metaMessages: [`signing floor: epoch ${floor}`],
+      });
+    }
     const previous = this.state.votes[key];
     if (previous) {
       if (previous.voteHash !== voteHash) {
@@ -199,7 +282,65 @@ export class GatewayJournal {
     return Object.values(this.state.rounds).filter((r) => r.phase !== "recorded" && r.phase !== "abandoned");
   }
 
-  /** Drops finished rounds older than `olderThanMs`; signed votes are kept forever. */
+  /** The lowest epoch this gateway may still sign in. */
+  signingFloor(): bigint {
+    return BigInt(this.state.signingFloorEpoch ?? "0");
+  }
+
+  /**
+   * Raises the signing floor for a newly opened epoch (see signingFloorFor) and compacts;
+   * `retention` reads the chain's windows. A daemon replaying the chain's logs at start sees
+   * every EpochOpened at once: calls made while one runs share one more run, for the newest
+   * epoch asked, so a burst costs two reads and two compactions.
+   */
+  compactForEpoch(openedEpoch: bigint, retention: () => Promise<VoteRetention>): Promise<CompactionResult | undefined> {
+    if (this.compactFor === undefined || openedEpoch > this.compactFor) this.compactFor = openedEpoch;
+    this.compacting ??= this.compactEpochs(retention);
+    return this.compacting;
+  }
+
+  private async compactEpochs(retention: () => Promise<VoteRetention>): Promise<CompactionResult | undefined> {
+    let last: CompactionResult | undefined;
+    try {
+      while (this.compactFor !== undefined) {
+        const opened = this.compactFor;
+        this.compactFor = undefined;
+        last = await this.compact(signingFloorFor(opened, await retention()));
+      }
+      return last;
+    } finally {
+      this.compacting = undefined;
+    }
+  }
+
+  /**
+   * Raises the signing floor to `floorEpoch` (never lowers it) and drops the votes, intents
+   * and rounds, finished or not, of epochs below it, in the same write: no crash can leave
+   * a dropped vote without the floor that protects it. Unfinished rounds below the floor
+   * could no longer be signed anyway. A vote a signing in progress records below the floor
+   * afterwards is harmless (signing there is refused) and goes with the next compaction.
+   */
+  async compact(floorEpoch: bigint): Promise<CompactionResult> {
+    const current = this.signingFloor();
+    const floor = floorEpoch > current ? floorEpoch : current;
+    const result: CompactionResult = {
+      floorEpoch: floor,
+      votes: dropBelow(this.state.votes, floor),
+      intents: this.state.intents ? dropBelow(this.state.intents, floor) : 0,
+      rounds: dropBelow(this.state.rounds, floor),
+    };
+    const raised = floor !== current;
+    if (raised) this.state.signingFloorEpoch = floor.toString();
+    if (raised || result.votes + result.intents + result.rounds > 0) await this.flush();
+    return result;
+  }
+
+  /** How many times the file was rewritten since open (coalescing shows here). */
+  diskWrites(): number {
+    return this.writeCount;
+  }
+
+  /** Drops finished rounds older than `olderThanMs`; signed votes go only with compact(). */
   async prune(olderThanMs: number, now = Date.now()): Promise<number> {
     let dropped = 0;
     for (const [key, r] of Object.entries(this.state.rounds)) {
@@ -219,15 +360,36 @@ export class GatewayJournal {
    */
   async close(): Promise<void> {
     this.closed = true;
-    await this.writing;
+    await this.draining;
   }
 
-  /** Serialises writes: concurrent callers each get their own complete, ordered write. */
+  /**
+   * Resolves once the current state (or a newer one) is durable. One write at a time, in
+   * order; with no write in progress one starts at once. Flushes arriving while a write is
+   * in progress all wait for ONE next write, which takes the state as it is when it starts
+   * (so it holds every change they made): a burst costs two writes, not one per change.
+   */
   private flush(): Promise<void> {
     if (this.closed) return Promise.reject(new JournalError("JOURNAL_CLOSED", `journal ${this.path} is closed`));
-    const snapshot = JSON.stringify(this.state);
-    const next = this.writing.then(() => writeFileAtomic(this.path, snapshot));
-    this.writing = next.catch(() => undefined);
-    return next;
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.draining ??= this.drain();
+    return done;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiters.length > 0) {
+      const batch = this.waiters;
+      this.waiters = [];
+      try {
+        const snapshot = JSON.stringify(this.state);
+        this.writeCount++;
+        await writeFileAtomic(this.path, snapshot);
+        for (const w of batch) w.resolve();
+      } catch (e) {
+        for (const w of batch) w.reject(e);
+      }
+    }
+    // Reached with no await after the emptiness check: a flush from now on starts a new drain.
+    this.draining = undefined;
   }
 }

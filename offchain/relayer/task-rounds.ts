@@ -8,8 +8,9 @@
  * reveal, evidence, scoring, PBFT, certificate. A post-run round also judges the cleanup
  * (offchain/relayer/assess.ts, cleanupFindings).
  *
- * A request is served only while the task needs it (pre-run: the task is Open; post-run:
- * the task is Submitted with the sender as its executor), for the current epoch, with a
+ * A request is served only while the task needs it (pre-run: the task is Open, asked by the
+ * node itself; post-run: the task is Submitted with the round's node as its executor,
+ * asked by any node), for the current epoch, with a
  * start close to the verifier's clock, at most MAX_TASK_ROUND_ATTEMPTS times per task and
  * phase (the attempt is part of the id), and once per id.
  */
@@ -51,7 +52,10 @@ export function judgeTaskRoundRequest(f: TaskRoundFacts): TaskRoundJudgement {
   }
   const parts = parseTaskRoundSequence(id.sequence);
   if (!parts) return { ok: false, reason: "not a task round" };
-  if (id.node !== f.sender) return { ok: false, reason: "a node may only ask for rounds of itself" };
+  // A pre-run round helps only its node (it unlocks the task key), so only that node asks.
+  // A post-run round may be asked for by anyone: it settles the task, and an executor that
+  // left its scratch dirty must not escape its slash by never asking.
+  if (parts.phase === "pre-run" && id.node !== f.sender) return { ok: false, reason: "a node may only ask for pre-run rounds of itself" };
   if (id.node === f.self) return { ok: false, reason: "own round" };
   if (id.epoch !== f.currentEpoch) return { ok: false, reason: `round of epoch ${id.epoch}, current is ${f.currentEpoch}` };
   if (Math.abs(f.startMs - f.nowMs) > TASK_ROUND_SKEW_MS) return { ok: false, reason: `start ${f.startMs - f.nowMs} ms away from this clock` };
@@ -91,13 +95,14 @@ export class TaskRoundService {
   }
 
   /**
-   * Asks the network for a task round of this node now; returns its id. The caller
-   * watches the chain for the verdict and asks again with the next attempt if none comes.
+   * Asks the network for a task round now (of this node, or for a post-run round of any
+   * executor); returns its id. The caller watches the chain for the verdict and asks again
+   * with the next attempt if none comes.
    */
-  async request(taskId: bigint, phase: TaskRoundPhase, attempt = 0): Promise<bigint> {
+  async request(taskId: bigint, phase: TaskRoundPhase, attempt = 0, node = this.o.nodeId): Promise<bigint> {
     const epoch = await this.o.chain.currentEpoch();
-    const round = encodeRoundId({ epoch, node: this.o.nodeId, sequence: taskRoundSequence({ taskId, phase, attempt }) });
-    await this.o.host.publish({ type: MessageType.TaskAnnounce, round, payload: encodeRoundPayload({ kind: "task-round", target: this.o.nodeId.toString() }) });
+    const round = encodeRoundId({ epoch, node, sequence: taskRoundSequence({ taskId, phase, attempt }) });
+    await this.o.host.publish({ type: MessageType.TaskAnnounce, round, payload: encodeRoundPayload({ kind: "task-round", target: node.toString() }) });
     this.o.metrics.inc("task_rounds_requested");
     this.o.log.info({ round: round.toString(), taskId: taskId.toString(), phase, attempt }, "task attestation round requested");
     return round;
@@ -113,8 +118,9 @@ export class TaskRoundService {
     const log = this.o.log.child({ round: key, from: env.sender.toString() });
     try {
       const payload = decodeRoundPayload(env.payload);
-      if (payload.kind !== "task-round" || payload.target !== env.sender.toString()) throw new Error("not a task-round payload of its sender");
-      const parts = parseTaskRoundSequence(decodeRoundId(env.round).sequence);
+      const id = decodeRoundId(env.round);
+      if (payload.kind !== "task-round" || payload.target !== id.node.toString()) throw new Error("not a task-round payload for the round's node");
+      const parts = parseTaskRoundSequence(id.sequence);
       const [currentEpoch, task] = await Promise.all([this.o.chain.currentEpoch(), parts ? this.o.chain.taskState(parts.taskId) : Promise.resolve(null)]);
       const judged = judgeTaskRoundRequest({ round: env.round, sender: env.sender, startMs: Number(env.timestamp), self: this.o.nodeId, nowMs: Date.now(), currentEpoch, task });
       if (!judged.ok) {

@@ -18,8 +18,9 @@ import { chainFor } from "../chain/client.js";
 import { epochClockAbi, nodeRegistryAbi, taskMarketAbi, trustBoardAbi, trustTokenAbi } from "../chain/artifacts.js";
 import { permitTypedData, permitVrs } from "../chain/permit.js";
 import { hexToBytes } from "../core/vrf/index.js";
+import { decodeRoundId, parseTaskRoundSequence } from "../core/protocol.js";
 import { TaskError } from "./errors.js";
-import type { ExecutorChainView, NodeFacts, ResultSubmission, TaskRecord, TaskSpec, VerdictFacts } from "./types.js";
+import { TASK_SUBMITTED, type ExecutorChainView, type NodeFacts, type ResultSubmission, type TaskRecord, type TaskSpec, type VerdictFacts } from "./types.js";
 
 export interface TaskMarketAddresses {
   TaskMarket: Address;
@@ -45,6 +46,38 @@ export interface SubmittedResult {
   resultCid: Hex;
   resultCommitment: Hex;
   vrfOutput: Hex;
+}
+
+/** The round that settles a task: its executor's post-run task round, as TaskMarket.settle checks it. */
+export interface PostRunRound {
+  round: bigint;
+  /** 1 Trusted (the operator is paid), 2 Untrusted (slash and refund). */
+  verdict: number;
+  recordedAt: bigint;
+}
+
+/** settle() found no round that TaskMarket.settle would accept (yet): see docs/task-protocol.md section 7. */
+export class NoPostRunRoundError extends TaskError {
+  override name = "NoPostRunRoundError";
+  constructor(
+    readonly taskId: bigint,
+    readonly executor: bigint,
+  ) {
+    super("TASK_CHAIN", `task ${taskId} has no settle-able post-run round of its executor (node ${executor})`, {
+      metaMessages: ["Only a post-run task round of the executor for this task, recorded after the result and not voided, settles it; scheduled rounds do not."],
+    });
+  }
+}
+
+/**
+ * Whether `round` is `node`'s post-run task round for `taskId` (attempt 0..3): the only kind
+ * TaskMarket.settle accepts, because only its verifiers judged the scratch cleanup.
+ */
+export function isPostRunRoundOf(round: bigint, taskId: bigint, node: bigint): boolean {
+  if (round < 0n || round >> 192n !== 0n) return false;
+  const parts = decodeRoundId(round);
+  const task = parseTaskRoundSequence(parts.sequence);
+  return parts.node === node && task !== null && task.phase === "post-run" && task.taskId === taskId;
 }
 
 const FLAG_VOIDED = 1;
@@ -94,16 +127,40 @@ export class TaskMarketChain implements ExecutorChainView {
     return { verdict: Number(v.verdict), recordedAt: BigInt(v.recordedAt), voided: (Number(v.flags) & FLAG_VOIDED) !== 0 };
   }
 
-  /** The settlement-relevant part of a stored task: status, current executor and its history snapshot. */
-  async resultState(taskId: bigint): Promise<{ status: number; executor: bigint; historyCount: bigint }> {
+  /** The settlement-relevant part of a stored task: status, current executor, its history snapshot and the result's block time. */
+  async resultState(taskId: bigint): Promise<{ status: number; executor: bigint; historyCount: bigint; submittedAt: bigint }> {
     const t = await this.read(this.address, taskMarketAbi, "getTask", [taskId]);
-    return { status: Number(t.status), executor: BigInt(t.executor), historyCount: BigInt(t.historyCount) };
+    return { status: Number(t.status), executor: BigInt(t.executor), historyCount: BigInt(t.historyCount), submittedAt: BigInt(t.submittedAt) };
   }
 
-  /** True once the executor's post-run verdict exists (TaskMarket's own rule: its history count grew). */
+  /** True once a round exists that settles the task (see {@link postRunRound}). */
   async hasPostRunVerdict(taskId: bigint): Promise<boolean> {
+    return (await this.postRunRound(taskId)) !== null;
+  }
+
+  /**
+   * The round TaskMarket.settle would accept for the task's current result, or null: among
+   * the executor's VerdictRecorded events since its result's block, the latest post-run
+   * task round of this task that is not voided and was recorded at or after the result.
+   * The board cannot list a node's rounds, so the events are the index.
+   */
+  async postRunRound(taskId: bigint): Promise<PostRunRound | null> {
     const s = await this.resultState(taskId);
-    return s.executor !== 0n && (await this.historyCount(s.executor)) > s.historyCount;
+    if (s.executor === 0n) return null;
+    const submitted = await this.o.publicClient.getContractEvents({ address: this.address, abi: taskMarketAbi, eventName: "ResultSubmitted", args: { taskId, node: s.executor }, fromBlock: this.o.fromBlock, strict: true });
+    const fromBlock = submitted.at(-1)?.blockNumber;
+    if (fromBlock === undefined || fromBlock === null) return null;
+    const board = this.o.contracts.TrustBoard;
+    const recorded = await this.o.publicClient.getContractEvents({ address: board, abi: trustBoardAbi, eventName: "VerdictRecorded", args: { node: s.executor }, fromBlock, strict: true });
+    for (const log of [...recorded].reverse()) {
+      const round = log.args.round;
+      if (!isPostRunRoundOf(round, taskId, s.executor)) continue;
+      const v = await this.read(board, trustBoardAbi, "verdict", [round]);
+      const recordedAt = BigInt(v.recordedAt);
+      if ((Number(v.flags) & FLAG_VOIDED) !== 0 || recordedAt < s.submittedAt) continue;
+      return { round, verdict: Number(v.verdict), recordedAt };
+    }
+    return null;
   }
 
   /** TrustBoard history count of a node (grows with every verdict). */
@@ -132,8 +189,16 @@ export class TaskMarketChain implements ExecutorChainView {
     return (await this.write("submitResult", [x.taskId, x.nodeId, [...x.proof], [...x.uPoint], [...x.vComponents], x.resultCid, x.resultCommitment])).txHash;
   }
 
+  /**
+   * Settles the task on its executor's post-run task round, found by {@link postRunRound}.
+   * Throws NoPostRunRoundError when there is none yet (a scheduled verdict never settles).
+   */
   async settle(taskId: bigint): Promise<Hex> {
-    return (await this.write("settle", [taskId])).txHash;
+    const s = await this.resultState(taskId);
+    if (s.status !== TASK_SUBMITTED) throw new TaskError("TASK_CHAIN", `task ${taskId} cannot be settled: its status is ${s.status}, not Submitted (${TASK_SUBMITTED})`);
+    const found = await this.postRunRound(taskId);
+    if (!found) throw new NoPostRunRoundError(taskId, s.executor);
+    return (await this.write("settle", [taskId, found.round])).txHash;
   }
 
   async refund(taskId: bigint): Promise<Hex> {

@@ -124,7 +124,7 @@ export class TaskWorld {
     return m !== undefined && m.size === this.executors.size && [...m.values()].every((x) => x.kind === "not-candidate");
   }
 
-  /** Waits until the executor's post-run verdict exists, so settle() can judge it. */
+  /** Waits until the executor's post-run task round for this task is recorded (settle-able), so settle() can judge it. */
   async waitPostRunVerdict(taskId: bigint, timeoutMs: number): Promise<void> {
     await this.net.waitFor(`the post-run verdict of task ${taskId}`, () => this.chain.hasPostRunVerdict(taskId), timeoutMs);
   }

@@ -232,7 +232,7 @@ export class TaskExecutor {
     if (this.o.attestation) {
       const post = this.o.attestation;
       void this.attestNow(taskId, "post-run", () => post.postRunRecorded(taskId)).then((ok) => {
-        if (!ok && !this.stopped) this.o.log?.("no post-run verdict after every task round attempt; scheduled rounds remain", { taskId: taskId.toString() });
+        if (!ok && !this.stopped) this.o.log?.("no post-run verdict after every task round attempt: the task can only be refunded after its deadline", { taskId: taskId.toString() });
       });
     }
     return { kind: "submitted", resultCid: result.cid, resultCommitment: result.commitment, txHash, vrfOutput: bytesToHex(ticket.output) as Hex, scratch, timings };

@@ -137,7 +137,7 @@ export async function runCapsuleTask(world: TaskWorld, o: CapsuleTaskOptions = {
 
   await world.waitPostRunVerdict(taskId, o.settleTimeoutMs ?? 120_000);
   const tVerdict = ms();
-  say(`node ${result.node}'s post-run attestation is on chain (${tVerdict} ms)`);
+  say(`node ${result.node}'s post-run attestation (its post-run task round, which judged the scratch cleanup) is on chain (${tVerdict} ms)`);
   await chain.settle(taskId);
   const tSettled = ms();
   const executorNode = net.nodes.find((n) => n.nodeId === result.node);

@@ -8,6 +8,7 @@ import { encodeAbiParameters, getAbiItem, hexToBytes, keccak256, maxUint256, par
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import { bytesToHex, fastVerifyArgs, proofToHash, prove } from "../../offchain/core/vrf/index.js";
 import type { TaskSpec } from "../../offchain/task/types.js";
+import { encodeRoundId, taskRoundSequence, type TaskRoundPhase } from "../../offchain/core/protocol.js";
 import { certificate, deployFixture, localWallet, makeVote, registerNode, type Fixture, type NodeKeys } from "./fixture.js";
 
 export const FUNCTION_CID: Hex = "0x01551220f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
@@ -54,11 +55,26 @@ export type Ctx = Awaited<ReturnType<typeof marketFixture>>;
  * committee nodes other than the target (Registered nodes sign while fewer than a quorum are Trusted).
  */
 export async function recordVerdict(ctx: Pick<Ctx, "f" | "committee" | "epoch">, node: Node, verdict: 1 | 2) {
-  const vote = makeVote(ctx.epoch, node.id, roundSequence++, { verdict, score: verdict === 1 ? 90 : 10 });
+  return recordRound(ctx, node, roundSequence++, verdict);
+}
+
+/** Records a verdict on `node` for the round with this sequence (see {@link recordVerdict}); returns the round id. */
+export async function recordRound(ctx: Pick<Ctx, "f" | "committee" | "epoch">, node: Node, sequence: bigint, verdict: 1 | 2) {
+  const vote = makeVote(ctx.epoch, node.id, sequence, { verdict, score: verdict === 1 ? 90 : 10 });
   const signers = ctx.committee.filter((n) => n.id !== node.id).slice(0, 5);
   const c = await certificate(ctx.f, signers.map((n) => n.keys.gateway), vote);
   await ctx.f.board.write.submitCertificate([vote, c.signatures, c.vrfOutputs]);
   return vote.round;
+}
+
+/** The id of `node`'s task round (offchain/core/protocol.ts encoding) in the fixture's epoch. */
+export function taskRound(ctx: Pick<Ctx, "epoch">, node: Node, taskId: bigint, phase: TaskRoundPhase = "post-run", attempt = 0): bigint {
+  return encodeRoundId({ epoch: ctx.epoch, node: node.id, sequence: taskRoundSequence({ taskId, phase, attempt }) });
+}
+
+/** Records the verdict of `node`'s post-run task round for `taskId` (the round that settles it); returns the round id. */
+export async function recordPostRun(ctx: Pick<Ctx, "f" | "committee" | "epoch">, node: Node, taskId: bigint, verdict: 1 | 2, attempt = 0) {
+  return recordRound(ctx, node, taskRoundSequence({ taskId, phase: "post-run", attempt }), verdict);
 }
 
 export async function makeSpec(over: Partial<Spec> = {}): Promise<Spec> {

@@ -1,12 +1,13 @@
 /// <reference types="chai-as-promised" />
 import hre from "hardhat";
 import { expect } from "chai";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, takeSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
 import { bytesToHex as viemBytesToHex, hexToBytes, keccak256, parseSignature, toFunctionSelector, toHex, zeroAddress, zeroHash, type Hex } from "viem";
-import { NodeStatus, Role, sortitionAlpha } from "../../offchain/core/protocol.js";
+import { NodeStatus, Role, sortitionAlpha, taskRoundSequence } from "../../offchain/core/protocol.js";
 import { permitTypes } from "../../offchain/chain/permit.js";
 import { ROLES } from "../../offchain/chain/deploy.js";
 import { committeeThreshold } from "../../offchain/core/sortition.js";
+import { isPostRunRoundOf } from "../../offchain/task/chain.js";
 import { eventsOf, expectEvent, MIN_STAKE, nodeKeys, registration } from "./fixture.js";
 import {
   createTask,
@@ -14,11 +15,14 @@ import {
   makeSpec,
   marketFixture,
   PAYMENT,
+  recordPostRun,
+  recordRound,
   recordVerdict,
   RESULT_CID,
   RESULT_COMMITMENT,
   specHashOf,
   submit,
+  taskRound,
   type Ctx,
   type Node,
 } from "./task-market.helpers.js";
@@ -98,7 +102,8 @@ describe("TaskMarket", () => {
         seedEpoch: ctx.epoch,
         createdAt: Number(block.timestamp),
         executor: 0n,
-        historyCount: 0n,
+        historyCount: 0,
+        submittedAt: 0,
         payment: PAYMENT,
         threshold,
         specHash,
@@ -198,6 +203,7 @@ describe("TaskMarket", () => {
       const p = await executorProof(ctx, x, id);
       const [count] = await f.board.read.nodeHistory([x.id]);
       const hash = await submit(ctx, x, id, { proof: p });
+      const submittedAt = Number((await f.publicClient.getBlock({ blockNumber: (await f.publicClient.getTransactionReceipt({ hash })).blockNumber })).timestamp);
       await expectEvent(market, hash, "ResultSubmitted", {
         taskId: id,
         node: x.id,
@@ -211,7 +217,8 @@ describe("TaskMarket", () => {
       expect(await market.read.getTask([id])).to.deep.include({
         status: Status.Submitted,
         executor: x.id,
-        historyCount: count,
+        historyCount: Number(count),
+        submittedAt,
         vrfOutput: p.output,
         resultCommitment: RESULT_COMMITMENT,
       });
@@ -227,25 +234,34 @@ describe("TaskMarket", () => {
       const hash = await submit(ctx, low, id, { proof: pl, commitment: keccak256("0x99") });
       await expectEvent(market, hash, "ResultReplaced", { taskId: id, oldNode: high.id, newNode: low.id, oldOutput: ph.output, newOutput: pl.output });
       await expectEvent(market, hash, "ResultSubmitted", { taskId: id, node: low.id, vrfOutput: pl.output, resultCommitment: keccak256("0x99"), historyCount: lowCount });
-      expect(await market.read.getTask([id])).to.deep.include({ executor: low.id, vrfOutput: pl.output, historyCount: lowCount, resultCommitment: keccak256("0x99") });
+      expect(await market.read.getTask([id])).to.deep.include({ executor: low.id, vrfOutput: pl.output, historyCount: Number(lowCount), resultCommitment: keccak256("0x99") });
       await expect(submit(ctx, high, id, { proof: ph })).to.be.rejectedWith("TaskMarketNotLower");
       await expect(submit(ctx, low, id, { proof: pl })).to.be.rejectedWith("TaskMarketNotLower");
-      // the replaced executor's verdict does not settle the new executor's result
-      await recordVerdict(ctx, high, 1);
-      await expect(market.write.settle([id])).to.be.rejectedWith("TaskMarketNoPostRunVerdict");
-      const round = await recordVerdict(ctx, low, 1);
-      await expectEvent(market, await market.write.settle([id]), "TaskSettled", { taskId: id, node: low.id, operator: low.operator.account.address, round });
+      // the replaced executor's post-run round does not settle the new executor's result
+      const highRound = await recordPostRun(ctx, high, id, 1);
+      await expect(market.write.settle([id, highRound])).to.be.rejectedWith("TaskMarketNotPostRunRound");
+      const round = await recordPostRun(ctx, low, id, 1);
+      await expectEvent(market, await market.write.settle([id, round]), "TaskSettled", { taskId: id, node: low.id, operator: low.operator.account.address, round });
     });
 
     it("a result with a post-run verdict is locked: a lower output no longer replaces it", async () => {
       const { ctx, f, market, id, high, low } = await taskWithTwoCandidates();
       await submit(ctx, high, id);
-      const round = await recordVerdict(ctx, high, 2);
+      const round = await recordPostRun(ctx, high, id, 2);
       await expect(submit(ctx, low, id)).to.be.rejectedWith("TaskMarketResultLocked");
       // a voided post-run verdict unlocks it again
       await f.board.write.grantRole([ROLES.DISPUTES, f.deployer.account.address]);
       await f.board.write.voidVerdict([round]);
       await expectEvent(market, await submit(ctx, low, id), "ResultReplaced", { taskId: id, oldNode: high.id, newNode: low.id });
+    });
+
+    it("any verdict on the executor since the result locks it, a scheduled one too (the board shows only the latest)", async () => {
+      const { ctx, market, id, high, low } = await taskWithTwoCandidates();
+      await submit(ctx, high, id);
+      const round = await recordVerdict(ctx, high, 1);
+      await expect(submit(ctx, low, id)).to.be.rejectedWith("TaskMarketResultLocked");
+      // locked but not settle-able: the scheduled round judged no cleanup
+      await expect(market.write.settle([id, round])).to.be.rejectedWith("TaskMarketNotPostRunRound");
     });
 
     it("rejects unknown tasks, wrong callers, untrusted nodes, low tiers, bad proofs and late results", async () => {
@@ -317,52 +333,115 @@ describe("TaskMarket", () => {
   });
 
   describe("settle", () => {
-    it("happy path: create -> result -> Trusted post-run verdict -> payment to the executor's operator", async () => {
+    it("happy path: create -> result -> Trusted post-run task round -> payment to the executor's operator", async () => {
       const ctx = await loadFixture(marketFixture);
       const { f, market, x } = ctx;
       const { id } = await createTask(ctx);
-      await expect(market.write.settle([id])).to.be.rejectedWith("TaskMarketInvalidStatus");
-      await expect(market.write.settle([42n])).to.be.rejectedWith("TaskMarketUnknownTask");
+      const post = taskRound(ctx, x, id);
+      await expect(market.write.settle([id, post])).to.be.rejectedWith("TaskMarketInvalidStatus");
+      await expect(market.write.settle([42n, post])).to.be.rejectedWith("TaskMarketUnknownTask");
       await recordVerdict(ctx, x, 1); // pre-run attestation
       await submit(ctx, x, id);
-      await expect(market.write.settle([id])).to.be.rejectedWith("TaskMarketNoPostRunVerdict");
-      const round = await recordVerdict(ctx, x, 1);
+      await expect(market.write.settle([id, post])).to.be.rejectedWith("TaskMarketNoPostRunVerdict");
+      const round = await recordPostRun(ctx, x, id, 1);
+      expect(round).to.equal(post);
       const before = await f.token.read.balanceOf([x.operator.account.address]);
-      const hash = await market.write.settle([id], { account: f.operators[3]!.account }); // anyone
+      const hash = await market.write.settle([id, round], { account: f.operators[3]!.account }); // anyone
       await expectEvent(market, hash, "TaskSettled", { taskId: id, node: x.id, operator: x.operator.account.address, payment: PAYMENT, round });
       await expectEvent(f.token, hash, "Transfer", { from: market.address, to: x.operator.account.address, value: PAYMENT });
       expect(await f.token.read.balanceOf([x.operator.account.address])).to.equal(before + PAYMENT);
       expect(await f.token.read.balanceOf([market.address])).to.equal(0n);
       expect(await market.read.escrowed()).to.equal(0n);
       expect((await market.read.getTask([id])).status).to.equal(Status.Settled);
-      await expect(market.write.settle([id])).to.be.rejectedWith("TaskMarketInvalidStatus");
+      await expect(market.write.settle([id, round])).to.be.rejectedWith("TaskMarketInvalidStatus");
       await time.increase(7200);
       await expect(market.write.refund([id])).to.be.rejectedWith("TaskMarketInvalidStatus");
       await expect(submit(ctx, ctx.y, id)).to.be.rejectedWith("TaskMarketInvalidStatus");
     });
 
-    it("Untrusted post-run verdict: the executor is slashed (reward to the creator) and the creator refunded", async () => {
+    it("settles on the post-run round even when a scheduled verdict of the other sign lands after it", async () => {
+      const ctx = await loadFixture(marketFixture);
+      const { market, x, creator } = ctx;
+      const { id } = await createTask(ctx);
+      await recordVerdict(ctx, x, 1);
+      await submit(ctx, x, id);
+      const round = await recordPostRun(ctx, x, id, 2);
+      const scheduled = await recordVerdict(ctx, x, 1); // latest on the board, no cleanup check
+      await expect(market.write.settle([id, scheduled])).to.be.rejectedWith("TaskMarketNotPostRunRound");
+      await expectEvent(market, await market.write.settle([id, round]), "TaskFailed", { taskId: id, node: x.id, creator: creator.account.address, round });
+    });
+
+    it("refuses every round that is not the executor's post-run task round of this task", async () => {
+      const ctx = await loadFixture(marketFixture);
+      const { f, market, x, y } = ctx;
+      const { id } = await createTask(ctx);
+      const { id: other } = await createTask(ctx);
+      await recordVerdict(ctx, x, 1);
+      await submit(ctx, x, id);
+      const notPostRun = async (round: bigint, why: string) => {
+        await expect(market.write.settle([id, round]), why).to.be.rejectedWith(`TaskMarketNotPostRunRound(${id}, ${round})`);
+        // the off-chain finder (TaskMarketChain.postRunRound) applies the same rule
+        expect(isPostRunRoundOf(round, id, x.id), why).to.equal(false);
+      };
+      // each of these is recorded on the board after the result, Trusted
+      await notPostRun(await recordVerdict(ctx, x, 1), "a scheduled round");
+      await notPostRun(await recordRound(ctx, x, taskRoundSequence({ taskId: id, phase: "pre-run", attempt: 0 }), 1), "a pre-run task round");
+      await notPostRun(await recordPostRun(ctx, x, other, 1), "a post-run round of another task");
+      await notPostRun(await recordPostRun(ctx, y, id, 1), "a post-run round of another node");
+      const attempt4 = (1n << 63n) | (1n << 62n) | (4n << 32n) | id;
+      await notPostRun(await recordRound(ctx, x, attempt4, 1), "attempt 4");
+      // the same node and sequence with bits above 192 (TrustBoard cannot record it either)
+      await notPostRun((1n << 192n) | taskRound(ctx, x, id), "bits above 192");
+      await notPostRun(taskRound(ctx, x, id) + (5n << 32n), "attempt 5 (unrecorded: the shape is checked first)");
+      // none of those settled it: the real post-run round still does (attempt 3 is the last one served)
+      await expect(market.write.settle([id, taskRound(ctx, x, id, "post-run", 3)])).to.be.rejectedWith("TaskMarketNoPostRunVerdict");
+      const round = await recordPostRun(ctx, x, id, 1, 3);
+      expect(isPostRunRoundOf(round, id, x.id)).to.equal(true);
+      await expectEvent(market, await market.write.settle([id, round]), "TaskSettled", { taskId: id, node: x.id, round });
+      expect(await f.board.read.verdict([round])).to.deep.include({ verdict: 1 });
+    });
+
+    it("refuses a post-run round recorded before the result was submitted", async () => {
+      const ctx = await loadFixture(marketFixture);
+      const { market, x } = ctx;
+      await time.increase(1);
+      const { id } = await createTask(ctx);
+      // A committee certifies x's post-run round of the task before x submitted anything
+      // (honest verifiers never serve it then); it also counts as x's fresh pre-run verdict.
+      const early = await recordPostRun(ctx, x, id, 1);
+      await time.increase(10);
+      await submit(ctx, x, id);
+      const t = await market.read.getTask([id]);
+      const rec = await ctx.f.board.read.verdict([early]);
+      expect(rec.recordedAt).to.be.lessThan(t.submittedAt);
+      await expect(market.write.settle([id, early])).to.be.rejectedWith(`TaskMarketVerdictBeforeResult(${id}, ${early}, ${rec.recordedAt}, ${t.submittedAt})`);
+      // the next attempt, recorded after the result, settles
+      const round = await recordPostRun(ctx, x, id, 1, 1);
+      await expectEvent(market, await market.write.settle([id, round]), "TaskSettled", { taskId: id, round });
+    });
+
+    it("Untrusted post-run round: the executor is slashed (reward to the creator) and the creator refunded", async () => {
       const ctx = await loadFixture(marketFixture);
       const { f, market, x, creator } = ctx;
       const { id } = await createTask(ctx);
       await recordVerdict(ctx, x, 1);
       await submit(ctx, x, id);
-      const round = await recordVerdict(ctx, x, 2);
+      const round = await recordPostRun(ctx, x, id, 2);
       const stake = (await f.registry.read.getNode([x.id])).stake;
       const slashed = (stake * 5_000n) / 10_000n;
       const reward = (slashed * 2_000n) / 10_000n;
       const before = await f.token.read.balanceOf([creator.account.address]);
-      const hash = await market.write.settle([id]);
+      const hash = await market.write.settle([id, round]);
       await expectEvent(market, hash, "TaskFailed", { taskId: id, node: x.id, creator: creator.account.address, refund: PAYMENT, round, slashed, reward });
       await expectEvent(f.registry, hash, "NodeSlashed", { nodeId: x.id, slashed, reward, beneficiary: creator.account.address });
       expect(await f.registry.read.statusOf([x.id])).to.equal(NodeStatus.Banned);
       expect(await f.token.read.balanceOf([creator.account.address])).to.equal(before + PAYMENT + reward);
       expect(await f.token.read.balanceOf([market.address])).to.equal(0n);
       expect((await market.read.getTask([id])).status).to.equal(Status.Failed);
-      await expect(market.write.settle([id])).to.be.rejectedWith("TaskMarketInvalidStatus");
+      await expect(market.write.settle([id, round])).to.be.rejectedWith("TaskMarketInvalidStatus");
     });
 
-    it("Untrusted post-run verdict on a node that already withdrew: refund without slash", async () => {
+    it("Untrusted post-run round on a node that already withdrew: refund without slash", async () => {
       const ctx = await loadFixture(marketFixture);
       const { f, market, x, creator } = ctx;
       const { id } = await createTask(ctx, { deadline: BigInt(await time.latest()) + 30n * 86400n });
@@ -371,9 +450,9 @@ describe("TaskMarket", () => {
       await f.registry.write.requestExit([x.id], { account: x.operator.account });
       await time.increase(14 * 86400 + 1);
       await f.registry.write.withdraw([x.id], { account: x.operator.account });
-      const round = await recordVerdict(ctx, x, 2);
+      const round = await recordPostRun(ctx, x, id, 2);
       const before = await f.token.read.balanceOf([creator.account.address]);
-      const hash = await market.write.settle([id]);
+      const hash = await market.write.settle([id, round]);
       await expectEvent(market, hash, "TaskFailed", { taskId: id, round, refund: PAYMENT, slashed: 0n, reward: 0n });
       expect(await eventsOf(f.registry, hash, "NodeSlashed")).to.have.length(0);
       expect(await f.token.read.balanceOf([creator.account.address])).to.equal(before + PAYMENT);
@@ -385,10 +464,10 @@ describe("TaskMarket", () => {
       const { id } = await createTask(ctx);
       await recordVerdict(ctx, x, 1);
       await submit(ctx, x, id);
-      const round = await recordVerdict(ctx, x, 2);
+      const round = await recordPostRun(ctx, x, id, 2);
       await f.registry.write.revokeRole([ROLES.SLASHER, market.address]);
       const before = await f.token.read.balanceOf([creator.account.address]);
-      const hash = await market.write.settle([id]);
+      const hash = await market.write.settle([id, round]);
       const ev = await expectEvent(market, hash, "SlashFailed", { taskId: id, node: x.id });
       // AccessControlUnauthorizedAccount(address,bytes32)
       expect((ev.reason as Hex).slice(0, 10)).to.equal(toFunctionSelector("AccessControlUnauthorizedAccount(address,bytes32)"));
@@ -397,31 +476,35 @@ describe("TaskMarket", () => {
       expect(await f.token.read.balanceOf([creator.account.address])).to.equal(before + PAYMENT);
     });
 
-    it("a voided post-run verdict blocks settle and allows the refund after the deadline", async () => {
+    it("a voided post-run round blocks settle; the next attempt settles; or the refund after the deadline", async () => {
       const ctx = await loadFixture(marketFixture);
       const { f, market, x, creator } = ctx;
       const { id, spec } = await createTask(ctx);
       await recordVerdict(ctx, x, 1);
       await submit(ctx, x, id);
-      const round = await recordVerdict(ctx, x, 1);
+      const round = await recordPostRun(ctx, x, id, 1);
       await f.board.write.grantRole([ROLES.DISPUTES, f.deployer.account.address]);
       await f.board.write.voidVerdict([round]);
-      await expect(market.write.settle([id])).to.be.rejectedWith("TaskMarketVerdictVoided");
+      await expect(market.write.settle([id, round])).to.be.rejectedWith(`TaskMarketVerdictVoided(${id}, ${round})`);
       await time.increaseTo(spec.deadline + 1n);
+      const snapshot = await takeSnapshot();
+      const retry = await recordPostRun(ctx, x, id, 1, 1);
+      await expectEvent(market, await market.write.settle([id, retry]), "TaskSettled", { taskId: id, round: retry });
+      await snapshot.restore();
       const hash = await market.write.refund([id]);
       await expectEvent(market, hash, "TaskRefunded", { taskId: id, creator: creator.account.address, payment: PAYMENT });
     });
 
-    it("settles after the deadline when the verdict exists (the verdict decides, not the clock)", async () => {
+    it("settles after the deadline when the post-run round is the executor's latest verdict (refund refused)", async () => {
       const ctx = await loadFixture(marketFixture);
       const { market, x } = ctx;
       const { id, spec } = await createTask(ctx);
       await recordVerdict(ctx, x, 1);
       await submit(ctx, x, id);
-      await recordVerdict(ctx, x, 1);
+      const round = await recordPostRun(ctx, x, id, 1);
       await time.increaseTo(spec.deadline + 1n);
-      await expect(market.write.refund([id])).to.be.rejectedWith("TaskMarketVerdictExists");
-      await market.write.settle([id]);
+      await expect(market.write.refund([id])).to.be.rejectedWith(`TaskMarketVerdictExists(${id}, ${round})`);
+      await market.write.settle([id, round]);
       expect((await market.read.getTask([id])).status).to.equal(Status.Settled);
     });
   });
@@ -444,21 +527,34 @@ describe("TaskMarket", () => {
       expect((await market.read.getTask([id])).status).to.equal(Status.Refunded);
       expect(await market.read.escrowed()).to.equal(0n);
       await expect(market.write.refund([id])).to.be.rejectedWith("TaskMarketInvalidStatus");
-      await expect(market.write.settle([id])).to.be.rejectedWith("TaskMarketInvalidStatus");
+      await expect(market.write.settle([id, taskRound(ctx, ctx.x, id)])).to.be.rejectedWith("TaskMarketInvalidStatus");
     });
 
-    it("refunds a submitted task without a post-run verdict after the deadline", async () => {
+    it("refunds a submitted task without a post-run round after the deadline (a scheduled verdict does not count)", async () => {
       const ctx = await loadFixture(marketFixture);
       const { market, x } = ctx;
       const { id, spec } = await createTask(ctx);
       await recordVerdict(ctx, x, 1);
       await submit(ctx, x, id);
       await expect(market.write.refund([id])).to.be.rejectedWith("TaskMarketDeadlineNotReached");
+      await recordVerdict(ctx, x, 1); // scheduled, after the result: settles nothing
       await time.increaseTo(spec.deadline + 1n);
       await expectEvent(market, await market.write.refund([id]), "TaskRefunded", { taskId: id, payment: PAYMENT });
-      // a late verdict changes nothing
+      // a late post-run round changes nothing
+      const round = await recordPostRun(ctx, x, id, 1);
+      await expect(market.write.settle([id, round])).to.be.rejectedWith("TaskMarketInvalidStatus");
+    });
+
+    it("a settle-able round hidden behind a later verdict no longer blocks the refund (documented limit)", async () => {
+      const ctx = await loadFixture(marketFixture);
+      const { market, x } = ctx;
+      const { id, spec } = await createTask(ctx);
       await recordVerdict(ctx, x, 1);
-      await expect(market.write.settle([id])).to.be.rejectedWith("TaskMarketInvalidStatus");
+      await submit(ctx, x, id);
+      await recordPostRun(ctx, x, id, 1);
+      await recordVerdict(ctx, x, 1);
+      await time.increaseTo(spec.deadline + 1n);
+      await expectEvent(market, await market.write.refund([id]), "TaskRefunded", { taskId: id, payment: PAYMENT });
     });
   });
 
@@ -481,9 +577,9 @@ describe("TaskMarket", () => {
       const { id } = await createTask(ctx);
       await recordVerdict(ctx, ctx.x, 1);
       await submit(ctx, ctx.x, id);
-      await recordVerdict(ctx, ctx.x, 2);
+      const round = await recordPostRun(ctx, ctx.x, id, 2);
       const stake = (await f.registry.read.getNode([ctx.x.id])).stake;
-      await expectEvent(market, await market.write.settle([id]), "TaskFailed", { slashed: stake / 10n, reward: 0n });
+      await expectEvent(market, await market.write.settle([id, round]), "TaskFailed", { slashed: stake / 10n, reward: 0n });
     });
 
     it("is wired by deployTrustMesh: SLASHER_ROLE on the registry, same clock/board/token/verifier", async () => {

@@ -60,11 +60,13 @@ describe("task attestation rounds", () => {
       expect(pre).to.deep.equal({ ok: true, parts: { taskId: 42n, phase: "pre-run", attempt: 0 }, epoch: 7n });
       const post = judgeTaskRoundRequest(facts("post-run", {}, 2));
       expect(post).to.deep.equal({ ok: true, parts: { taskId: 42n, phase: "post-run", attempt: 2 }, epoch: 7n });
+      // Anyone may ask for the post-run round: an executor cannot dodge it by staying silent.
+      expect(judgeTaskRoundRequest(facts("post-run", { sender: 6n })).ok).to.equal(true);
     });
 
     const refusals: [string, TaskRoundFacts, RegExp][] = [
       ["a scheduled round", { ...facts("pre-run"), round: encodeRoundId({ epoch: 7n, node: 3n, sequence: 4n }) }, /not a task round/],
-      ["a round of another node", facts("pre-run", { sender: 4n }), /only ask for rounds of itself/],
+      ["a pre-run round asked for by another node", facts("pre-run", { sender: 4n }), /only ask for pre-run rounds of itself/],
       ["its own round", facts("pre-run", { self: 3n }), /own round/],
       ["an old epoch", facts("pre-run", { currentEpoch: 8n }), /epoch 7, current is 8/],
       ["a start too far back", facts("pre-run", { nowMs: 1_000_000 + TASK_ROUND_SKEW_MS + 1 }), /away from this clock/],

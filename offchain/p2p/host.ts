@@ -307,7 +307,8 @@ export class TrustmeshHost implements Startable {
     // The sender only closes its writable end. Until this end closes too, yamux keeps the
     // stream on both peers for the connection's lifetime: every direct message then holds
     // one of the 256 inbound slots, and closing the connection waits on all of them at once.
-    if (stream.status === "open") await stream.close().catch(() => undefined);
+    // Not awaited: the close waits on the remote, and the message must not wait for it.
+    if (stream.status === "open") void stream.close().catch(() => undefined);
     if (data === null) return;
     const decoded = decodeEnvelope(this.opts.chainId, data);
     const kind: TopicKind = decoded.ok ? topicKindOf(decoded.envelope.type) : "pbft";

@@ -14,7 +14,7 @@
  * start close to the verifier's clock, at most MAX_TASK_ROUND_ATTEMPTS times per task and
  * phase (the attempt is part of the id), and once per id.
  */
-import { decodeRoundId, encodeRoundId, parseTaskRoundSequence, taskRoundSequence, type TaskRoundParts, type TaskRoundPhase } from "../core/protocol.js";
+import { decodeRoundId, encodeRoundId, NodeStatus, parseTaskRoundSequence, taskRoundSequence, type TaskRoundParts, type TaskRoundPhase } from "../core/protocol.js";
 import type { ReceivedMessage, TrustmeshHost } from "../p2p/host.js";
 import { MessageType } from "../p2p/topics.js";
 import type { EpochInfo, GatewayChain } from "./chain-context.js";
@@ -25,6 +25,8 @@ import { decodeRoundPayload, encodeRoundPayload } from "./round-messages.js";
 /** TaskMarket.TaskStatus values the rounds care about. */
 const TASK_OPEN = 1;
 const TASK_SUBMITTED = 2;
+/** How often this node's status is checked for its task topic membership. */
+const TOPIC_CHECK_MS = 1_000;
 /** How far a request's start may be from this gateway's clock. */
 export const TASK_ROUND_SKEW_MS = 2_000;
 
@@ -82,16 +84,43 @@ export interface TaskRoundServiceOptions {
 export class TaskRoundService {
   private readonly seen = new Set<string>();
   private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
 
   constructor(private readonly o: TaskRoundServiceOptions) {}
 
+  /**
+   * The task topic is for Trusted nodes only: peers evict a node of narrower scope that
+   * sits on it (offchain/p2p/host.ts enforceScope). So this node joins it while it is
+   * Trusted and leaves as soon as it is not, checked every second (well inside the grace
+   * peers give a node whose status fell).
+   */
   start(): void {
-    this.unsubscribe ??= this.o.host.subscribe("task", (m) => void this.onRequest(m));
+    if (this.running) return;
+    this.running = true;
+    const tick = async (): Promise<void> => {
+      await this.sync().catch((e: unknown) => this.o.log.debug({ err: e }, "task topic membership not checked"));
+      if (this.running) this.timer = setTimeout(() => void tick(), TOPIC_CHECK_MS);
+    };
+    void tick();
   }
 
   stop(): void {
+    this.running = false;
+    clearTimeout(this.timer);
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+  }
+
+  private async sync(): Promise<void> {
+    const trusted = (await this.o.chain.node(this.o.nodeId, TOPIC_CHECK_MS / 2)).status === NodeStatus.Trusted;
+    if (!this.running) return;
+    if (trusted && !this.unsubscribe) {
+      this.unsubscribe = this.o.host.subscribe("task", (m) => void this.onRequest(m));
+    } else if (!trusted && this.unsubscribe) {
+      this.unsubscribe();
+      this.unsubscribe = undefined;
+    }
   }
 
   /**

@@ -121,7 +121,17 @@ describe("gateway crash and restart mid-round (separate OS process, swtpm, hardh
    */
   async function meshWith(p: GatewayProcess): Promise<void> {
     const missing = (): DevnetNode[] => net!.nodes.filter((n) => !n.gateway.p2p.admittedPeers().some((a) => a.nodeId === crashed.nodeId));
-    await within("the daemon admitted by every gateway", net!.waitFor("admission", async () => missing().length === 0, 60_000), 60_000, () => p.tail());
+    // Why a gateway has not admitted it (a denial and its reason, or no connection at all):
+    // the failure this test has shown inside the full suite (see the README) needs these facts.
+    const why = (): string =>
+      missing()
+        .map((n) => {
+          const peer = /\/p2p\/(\S+)/.exec(/p2p (\/ip4\/\S+)/.exec(p.tail())?.[1] ?? "")?.[1] ?? "?";
+          const conns = n.gateway.p2p.libp2p.getConnections().filter((c) => c.remotePeer.toString() === peer).length;
+          return `node ${n.nodeId}: connections ${conns}, denied: ${n.gateway.p2p.admissions.denialReason(peer) ?? "no"}`;
+        })
+        .join("; ");
+    await within("the daemon admitted by every gateway", net!.waitFor("admission", async () => missing().length === 0, 90_000), 90_000, () => `${why()}\n${p.tail()}`);
     mark("daemon admitted by every gateway");
   }
 

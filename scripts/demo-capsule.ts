@@ -7,12 +7,12 @@
  * and settle() pays X's operator after X's post-run attestation.
  */
 import "../offchain/core/polyfills.js";
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
+import { missingTpmTool, TPM_INSTALL_COMMAND } from "../offchain/devnet/tools.js";
 import { Devnet } from "../offchain/devnet/devnet.js";
 import { demoOptions, statuses } from "../offchain/devnet/scenes.js";
 import { NodeStatus } from "../offchain/core/protocol.js";
@@ -37,14 +37,10 @@ const say = (line: string): void => {
 };
 
 function requireTools(): void {
-  for (const tool of ["swtpm", "swtpm_setup", "tpm2_quote"]) {
-    try {
-      execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
-    } catch {
-      process.stderr.write(`the demo needs ${tool}: install it with "sudo apt-get install -y swtpm swtpm-tools tpm2-tools"\n`);
-      process.exit(1);
-    }
-  }
+  const tool = missingTpmTool();
+  if (tool === undefined) return;
+  process.stderr.write(`the demo needs ${tool}: install it with "${TPM_INSTALL_COMMAND}"\n`);
+  process.exit(1);
 }
 
 /**

@@ -9,12 +9,12 @@
  * `--keep` leaves everything running; `--json` prints the report as JSON.
  */
 import "../offchain/core/polyfills.js";
-import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
+import { missingTpmTool, TPM_INSTALL_COMMAND } from "../offchain/devnet/tools.js";
 import { Devnet, type DevnetNode } from "../offchain/devnet/devnet.js";
 import { NodeStatus, Verdict } from "../offchain/core/protocol.js";
 import { listNodes, readPolicyHistory, readVerdicts, type AuditTarget } from "../offchain/chain/reads.js";
@@ -48,14 +48,10 @@ const say = (line: string): void => {
 };
 
 function requireTools(): void {
-  for (const tool of ["swtpm", "swtpm_setup", "tpm2_quote"]) {
-    try {
-      execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
-    } catch {
-      process.stderr.write(`trustmesh needs ${tool}: install it with "sudo apt-get install -y swtpm swtpm-tools tpm2-tools"\n`);
-      process.exit(1);
-    }
-  }
+  const tool = missingTpmTool();
+  if (tool === undefined) return;
+  process.stderr.write(`trustmesh needs ${tool}: install it with "${TPM_INSTALL_COMMAND}"\n`);
+  process.exit(1);
 }
 
 const STATUS = Object.fromEntries(Object.entries(NodeStatus).map(([k, v]) => [v, k])) as Record<number, string>;

@@ -272,10 +272,6 @@ export class GatewayChain {
     return this.eligibleCache.count < BigInt(quorum);
   }
 
-  async reputation(nodeId: bigint): Promise<bigint> {
-    return BigInt(await this.publicClient.readContract({ address: this.addresses.reputation, abi: reputationAbi, functionName: "score", args: [nodeId] }));
-  }
-
   /**
    * A task's status and executor (TaskMarket.getTask), or null when there is no task
    * market or no such task. Task rounds are served only while the task needs them.

@@ -5,12 +5,12 @@
  * without them the suite fails with the install command, as the demo does.
  */
 import "../../offchain/core/polyfills.js";
-import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
+import { missingTpmTool, TPM_INSTALL_COMMAND } from "../../offchain/devnet/tools.js";
 import { Devnet, type DevnetNode } from "../../offchain/devnet/devnet.js";
 import {
   auditTarget,
@@ -27,15 +27,6 @@ import { NodeStatus, Verdict } from "../../offchain/core/protocol.js";
 import { cidText, listNodes, readVerdicts } from "../../offchain/chain/reads.js";
 import { disputesAbi } from "../../offchain/chain/artifacts.js";
 
-function haveTools(): boolean {
-  try {
-    for (const tool of ["swtpm", "swtpm_setup", "tpm2_quote"]) execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("e2e: the demo's four scenes on chain", function () {
   // Setup ~8 s and the scenes ~30 s on 2 cores; the scenes' own timeouts fail first.
   this.timeout(300_000);
@@ -48,7 +39,8 @@ describe("e2e: the demo's four scenes on chain", function () {
   let upgrade: Promise<UpgradeSchedule> | undefined;
 
   before(async function () {
-    if (!haveTools()) throw new Error('the demo scenes need swtpm and tpm2-tools: sudo apt-get install -y swtpm swtpm-tools tpm2-tools (or bash scripts/ensure-prereqs.sh --tpm)');
+    const missing = missingTpmTool();
+    if (missing !== undefined) throw new Error(`the demo scenes need ${missing}: ${TPM_INSTALL_COMMAND} (or bash scripts/ensure-prereqs.sh --tpm)`);
     dir = await mkdtemp(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "trustmesh-e2e-"));
     net = await Devnet.start(demoOptions(NODES, dir));
     victim = net.nodes[NODES - 1] as DevnetNode;

@@ -14,12 +14,12 @@
  * Needs swtpm and tpm2-tools (`npm test` installs them; the suite fails without them).
  */
 import "../../offchain/core/polyfills.js";
-import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { expect } from "chai";
 import { hashTypedData } from "viem";
+import { missingTpmTool, TPM_INSTALL_COMMAND } from "../../offchain/devnet/tools.js";
 import { Devnet, type DevnetNode } from "../../offchain/devnet/devnet.js";
 import { NodeStatus } from "../../offchain/core/protocol.js";
 import { trustBoardDomain, voteTypes } from "../../offchain/chain/eip712.js";
@@ -29,15 +29,6 @@ const t0 = Date.now();
 const mark = (what: string): void => {
   if (process.env.TRUSTMESH_CRASH_TIMING === "1") console.log(`      [${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
 };
-
-function haveTools(): boolean {
-  try {
-    for (const tool of ["swtpm", "swtpm_setup", "tpm2_quote"]) execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // The round timeout is how long the members that decided keep waiting for a late signature:
 // long enough for a daemon restart on a loaded 2-core machine (measured 12-40 s).
@@ -66,7 +57,8 @@ describe("gateway crash and restart mid-round (separate OS process, swtpm, hardh
   const snapshots: JournalSnapshot[] = [];
 
   before(async function () {
-    if (!haveTools()) throw new Error("the crash test needs swtpm and tpm2-tools: sudo apt-get install -y swtpm swtpm-tools tpm2-tools (or bash scripts/ensure-prereqs.sh --tpm)");
+    const missing = missingTpmTool();
+    if (missing !== undefined) throw new Error(`the crash test need ${missing}: ${TPM_INSTALL_COMMAND} (or bash scripts/ensure-prereqs.sh --tpm)`);
     dir = await mkdtemp(join(tmpdir(), "tm-crash-"));
     net = await Devnet.start({ nodes: 4, dir: join(dir, "devnet"), epochSeconds: 15, quorum: 3, onFailedVerdict: "report", ...TEMPO });
     mark("devnet up");
@@ -123,14 +115,15 @@ describe("gateway crash and restart mid-round (separate OS process, swtpm, hardh
     const missing = (): DevnetNode[] => net!.nodes.filter((n) => !n.gateway.p2p.admittedPeers().some((a) => a.nodeId === crashed.nodeId));
     // Why a gateway has not admitted it (a denial and its reason, or no connection at all):
     // the failure this test has shown inside the full suite (see the README) needs these facts.
-    const why = (): string =>
-      missing()
+    const why = (): string => {
+      const peer = /\/p2p\/(\S+)/.exec(/p2p (\/ip4\/\S+)/.exec(p.tail())?.[1] ?? "")?.[1] ?? "?";
+      return missing()
         .map((n) => {
-          const peer = /\/p2p\/(\S+)/.exec(/p2p (\/ip4\/\S+)/.exec(p.tail())?.[1] ?? "")?.[1] ?? "?";
           const conns = n.gateway.p2p.libp2p.getConnections().filter((c) => c.remotePeer.toString() === peer).length;
           return `node ${n.nodeId}: connections ${conns}, denied: ${n.gateway.p2p.admissions.denialReason(peer) ?? "no"}`;
         })
         .join("; ");
+    };
     await within("the daemon admitted by every gateway", net!.waitFor("admission", async () => missing().length === 0, 90_000), 90_000, () => `${why()}\n${p.tail()}`);
     mark("daemon admitted by every gateway");
   }

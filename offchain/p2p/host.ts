@@ -515,6 +515,12 @@ export async function createTrustmeshHost(opts: TrustmeshHostOptions): Promise<T
     ...meshParameters(opts.meshDegree ?? DEFAULT_MESH_DEGREE),
     // A refused GRAFT (peer not yet bound) must not keep a link out of the mesh for a minute.
     pruneBackoff: 5_000,
+    // IDONTWANT (gossipsub 1.2) saves bandwidth on large messages: each received one is
+    // announced to every mesh peer. Ours are small (PBFT votes and reveals, under 2 KiB;
+    // evidence goes direct), so at the default 512 bytes nearly every delivery cost one more
+    // control frame per mesh peer, and its window update back: more socket writes than the
+    // duplicates it saves. Only messages large enough to be worth it are announced.
+    idontwantMinDataSize: 16 * 1024,
     scoreParams: {
       topics,
       appSpecificScore: (p: string) => admissions.appScore(p),

@@ -2,7 +2,8 @@
  * Drives one PBFT replica (offchain/core/pbft) over a TrustmeshHost. Networking only, in the
  * reactor style: decode, authenticate the sender, enqueue; one loop owns the replica and
  * acts on its outputs strictly in order (a `persist` is written before any later message
- * leaves). Broadcasts go over the pbft gossip topic, `send` over a direct stream.
+ * leaves). Broadcasts go over the pbft gossip topic, `send` over a direct stream, the sends of
+ * one step to one replica bundled into one envelope.
  *
  * Two signatures, two jobs: the envelope's proves which registered node put the message on
  * the network (gossip validation, peer scoring); the PBFT authenticator inside proves which
@@ -21,7 +22,7 @@
  * against ~1-3 ms of libp2p handling (Noise, yamux, gossipsub) per delivery.
  */
 import type { Startable } from "@libp2p/interface";
-import { decodeMessage, encodeMessage, timerKey, type Decision, type JournalRecord, type PbftMessage, type Replica, type ReplicaInput, type ReplicaOutput, type ReplicaStatus, type Vote } from "../core/pbft/index.js";
+import { decodeMessages, encodeBundle, encodeMessage, MAX_BUNDLE_MESSAGES, timerKey, type Decision, type JournalRecord, type PbftMessage, type Replica, type ReplicaInput, type ReplicaOutput, type ReplicaStatus, type Vote } from "../core/pbft/index.js";
 import { isTrustmeshError } from "../core/errors.js";
 import type { ReceivedMessage, TrustmeshHost } from "./host.js";
 import { MessageType } from "./topics.js";
@@ -92,9 +93,9 @@ export class PbftTransport implements Startable {
     if (m.envelope.type !== MessageType.Pbft) return;
     // Concurrent rounds share the topic: each transport hears only its own round.
     if (this.opts.round !== undefined && m.envelope.round !== this.opts.round) return;
-    let message: PbftMessage;
+    let messages: PbftMessage[];
     try {
-      message = decodeMessage(m.envelope.payload);
+      messages = decodeMessages(m.envelope.payload);
     } catch (err) {
       if (!isTrustmeshError(err)) this.opts.onError?.(err);
       this.opts.host.admissions.penalise(m.from);
@@ -104,7 +105,13 @@ export class PbftTransport implements Startable {
     // envelope's sender is normal: a replica helping a laggard re-sends other replicas'
     // signed messages; the replica checks each message's own authenticator.
     if (!this.indexOf.has(m.envelope.sender)) return;
-    this.enqueue({ type: "message", message });
+    // Only a broadcast by the message's own author can be its retransmission. Everything sent
+    // point to point is a replica's help to this one (its decided log, a new view), and a
+    // message signed by someone other than its author is a relay: duplicates of either say
+    // nothing about their authors lagging.
+    for (const message of messages) {
+      this.enqueue({ type: "message", message, relayed: m.via === "direct" || this.opts.committee[message.replica] !== m.envelope.sender });
+    }
   };
 
   private enqueue(input: ReplicaInput): void {
@@ -129,18 +136,35 @@ export class PbftTransport implements Startable {
     }
   }
 
+  /**
+   * Sends to one destination are held and leave as one bundle (one envelope, one stream):
+   * flushed before the next persist or broadcast, so nothing leaves earlier than the outputs
+   * order allows, and at the end of the step.
+   */
   private async handleOutputs(outputs: ReplicaOutput[]): Promise<void> {
+    const held = new Map<number, PbftMessage[]>();
+    const flush = async (): Promise<void> => {
+      for (const [to, messages] of held) {
+        for (let i = 0; i < messages.length; i += MAX_BUNDLE_MESSAGES) await this.sendTo(to, messages.slice(i, i + MAX_BUNDLE_MESSAGES));
+      }
+      held.clear();
+    };
     for (const o of outputs) {
       switch (o.type) {
         case "persist":
+          await flush();
           await this.opts.journal?.append(o.record);
           break;
         case "broadcast":
+          await flush();
           await this.publish(o.message);
           break;
-        case "send":
-          await this.sendTo(o.to, o.message);
+        case "send": {
+          const list = held.get(o.to);
+          if (list) list.push(o.message);
+          else held.set(o.to, [o.message]);
           break;
+        }
         case "set-timer":
           this.setTimer(o.timer, o.ms);
           break;
@@ -168,6 +192,7 @@ export class PbftTransport implements Startable {
           break;
       }
     }
+    await flush();
   }
 
   private async publish(message: PbftMessage): Promise<void> {
@@ -178,11 +203,12 @@ export class PbftTransport implements Startable {
     }
   }
 
-  private async sendTo(to: number, message: PbftMessage): Promise<void> {
+  private async sendTo(to: number, messages: PbftMessage[]): Promise<void> {
     const nodeId = this.opts.committee[to];
-    if (nodeId === undefined) return;
+    if (nodeId === undefined || messages.length === 0) return;
+    const payload = messages.length === 1 ? encodeMessage(messages[0] as PbftMessage) : encodeBundle(messages);
     try {
-      await this.opts.host.sendDirect(nodeId, { type: MessageType.Pbft, round: this.opts.round ?? 0n, payload: encodeMessage(message) });
+      await this.opts.host.sendDirect(nodeId, { type: MessageType.Pbft, round: this.opts.round ?? 0n, payload });
     } catch (err) {
       this.opts.onError?.(err);
     }

@@ -20,7 +20,7 @@ import { decodeRoundId, NodeStatus, parseTaskRoundSequence, Role, sortitionAlpha
 import { drawTicket, MAX_UINT256 } from "../core/sortition.js";
 import { formCommittee, type VerifiedReveal } from "../core/committee.js";
 import { bytesToHex, proofToHash, prove } from "../core/vrf/index.js";
-import { createReplica, decodeMessage, publicKeyOf, type Certificate, type Decision } from "../core/pbft/index.js";
+import { createReplica, decodeMessages, publicKeyOf, type Certificate, type Decision } from "../core/pbft/index.js";
 import { cachedSecp256k1Authenticator, cachedVoteVerifier, voteSignerOf } from "./auth-cache.js";
 import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
 import type { SelectionJson } from "../attest/bridge/messages.js";
@@ -586,16 +586,18 @@ export class VerifierService {
     const unsubscribeCommits = o.host.subscribe("pbft", (m) => {
       if (m.envelope.type !== MessageType.Pbft || m.envelope.round !== round) return;
       try {
-        const msg = decodeMessage(m.envelope.payload);
-        const e = msg.type === "commit" ? msg.endorsements[0] : null;
-        const member = members[msg.type === "commit" ? msg.replica : -1];
-        if (msg.type === "commit" && e && member && member.node === m.envelope.sender) {
-          commits.set(msg.replica, { signature: e.signature, vrfOutput: e.vrfOutput, digest: msg.digest });
+        for (const msg of decodeMessages(m.envelope.payload)) {
+          const e = msg.type === "commit" ? msg.endorsements[0] : null;
+          const member = members[msg.type === "commit" ? msg.replica : -1];
+          if (msg.type === "commit" && e && member && member.node === m.envelope.sender) {
+            commits.set(msg.replica, { signature: e.signature, vrfOutput: e.vrfOutput, digest: msg.digest });
+          }
         }
       } catch {
         // Malformed PBFT traffic is the transport's business (it penalises the sender).
       }
     });
+    let decidedHere = false;
     const decided = new Promise<Decision>((resolve) => {
       const transport = new PbftTransport({
         host: o.host,
@@ -605,14 +607,20 @@ export class VerifierService {
         // Taken in the same tick as the transport subscribes: nothing is lost or doubled.
         backlog: backlog.splice(0),
         onDecide: (d) => {
-          if (d.batch.some((v) => v.round === round)) resolve(d);
+          if (!d.batch.some((v) => v.round === round)) return;
+          decidedHere = true;
+          resolve(d);
         },
         onError: (e) => log.debug({ err: e }, "pbft transport"),
       });
       void transport.start().then(() => {
-        // The primary of view 0 proposes; the others propose their own vote only if nothing happens.
+        // The primary of view 0 proposes; the others propose their own vote only if nothing
+        // is decided by then. A request for a vote the others have executed reads to them as
+        // a laggard's retransmission, and each answers with the whole decided log (13
+        // direct messages each in a committee of 7): measured at 223 direct messages per
+        // verdict when backups submitted regardless, most of a loaded devnet's traffic.
         if (myIndex === 0) transport.submit(myVote);
-        else setTimeout(() => transport.submit(myVote), 2_000 + 250 * myIndex).unref();
+        else setTimeout(() => decidedHere || transport.submit(myVote), 2_000 + 250 * myIndex).unref();
       });
       setTimeout(() => void transport.stop(), o.params.roundTimeoutMs + 5_000).unref();
     });

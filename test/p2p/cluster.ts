@@ -2,7 +2,7 @@
 import { privateKeyToAccount, generatePrivateKey, type PrivateKeyAccount } from "viem/accounts";
 import type { Hex } from "viem";
 import { trustBoardDomain } from "../../offchain/chain/eip712.js";
-import { createReplica, publicKeyOf, secp256k1Authenticator, secretKeyVoteSigner, viemVoteVerifier, type Decision, type ReplicaConfig } from "../../offchain/core/pbft/index.js";
+import { createReplica, publicKeyOf, secp256k1Authenticator, secretKeyVoteSigner, viemVoteVerifier, type Authenticator, type Decision, type ReplicaConfig } from "../../offchain/core/pbft/index.js";
 import { secretKeyGatewaySigner, type GatewaySigner } from "../../offchain/p2p/signer.js";
 import { PbftTransport } from "../../offchain/p2p/pbft-transport.js";
 import { NodeStatus } from "../../offchain/core/protocol.js";
@@ -109,6 +109,12 @@ export interface PbftCommittee {
  * Runs one PBFT replica per member over its host: replica i is members[i]; the gateway key
  * signs envelopes, PBFT authenticators and EIP-712 votes alike.
  */
+/** Member i's PBFT authenticator in a committee of `members` (to write its messages by hand). */
+export function pbftAuthenticatorOf(members: Member[], i: number): Authenticator {
+  const sks = members.map((m) => keyOf.get(m.account)!);
+  return secp256k1Authenticator(sks[i]!, sks.map(publicKeyOf));
+}
+
 export async function startPbftCommittee(
   members: Member[],
   replicaOptions: Partial<Omit<ReplicaConfig, "id" | "members" | "auth" | "voteSigner" | "voteVerifier">> = {},

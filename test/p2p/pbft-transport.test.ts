@@ -3,7 +3,10 @@ import { recoverTypedDataAddress } from "viem";
 import { voteTypes, type Vote } from "../../offchain/chain/eip712.js";
 import { Verdict } from "../../offchain/core/protocol.js";
 import { MemoryRegistryView } from "../../offchain/p2p/registry-view.js";
-import { PBFT_DOMAIN, startCluster, startPbftCommittee, stopAll, waitFor, waitForMesh, type Member, type PbftCommittee } from "./cluster.js";
+import { decodeMessages, encodeMessage, type RequestMsg } from "../../offchain/core/pbft/index.js";
+import { signMessage } from "../../offchain/core/pbft/codec.js";
+import { MessageType } from "../../offchain/p2p/topics.js";
+import { PBFT_DOMAIN, pbftAuthenticatorOf, startCluster, startPbftCommittee, stopAll, waitFor, waitForMesh, type Member, type PbftCommittee } from "./cluster.js";
 
 function vote(round: bigint): Vote {
   return { round, node: 77n, verdict: Verdict.Trusted, score: 93, evidenceCid: "0x0155", policyCid: "0x0170" };
@@ -41,6 +44,28 @@ describe("p2p PBFT transport: 7 replicas over libp2p on loopback", function () {
       expect(signer).to.equal(cert!.signers[i]);
       expect(addresses.has(signer)).to.equal(true);
     }
+  });
+
+  it("answers a request for a decided vote with the decided log in one bundle per helper", async () => {
+    // Replica 6 asks again for vote(1), as a laggard's retransmission reads: the others have
+    // executed it and each sends what it needs to execute (pre-prepare, prepares, commits).
+    const laggard = 6;
+    const received: number[] = [];
+    const off = members[laggard]!.host.subscribe("pbft", (m) => {
+      if (m.via === "direct") received.push(decodeMessages(m.envelope.payload).length);
+    });
+    try {
+      const auth = pbftAuthenticatorOf(members, laggard);
+      const request = await signMessage<RequestMsg>({ type: "request", replica: laggard, vote: vote(1n) }, (b) => auth.sign(b));
+      await members[laggard]!.host.publish({ type: MessageType.Pbft, round: 0n, payload: encodeMessage(request) });
+      await waitFor(() => received.length >= 6, 10_000, "help from the six others");
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      off();
+    }
+    // One envelope per helper (one message each before bundling: 10+ per helper).
+    expect(received.length, JSON.stringify(received)).to.equal(6);
+    for (const n of received) expect(n, "messages in one helper's bundle").to.be.at.least(1 + 4 + 4);
   });
 
   it("decides a burst of proposals, each round exactly once", async () => {

@@ -3,7 +3,7 @@ import { bytesToHex, type Address } from "viem";
 import { NodeStatus } from "../../offchain/core/protocol.js";
 import { isTrustmeshError } from "../../offchain/core/errors.js";
 import { decodeBinding, encodeBinding, signPeerBinding, verifyBinding } from "../../offchain/p2p/binding.js";
-import { decodeEnvelope, signEnvelope, type EnvelopeFields } from "../../offchain/p2p/envelope.js";
+import { decodeEnvelope, ENVELOPE_VERSION, signEnvelope, type EnvelopeFields } from "../../offchain/p2p/envelope.js";
 import { admissionScope, MemoryRegistryView, RegistryCache, type NodeRecord } from "../../offchain/p2p/registry-view.js";
 import { SeenCache } from "../../offchain/p2p/seen-cache.js";
 import { MessageType } from "../../offchain/p2p/topics.js";
@@ -64,7 +64,7 @@ describe("p2p envelope and message validation (pure)", () => {
     const { bytes } = await signEnvelope(alice, CHAIN, fields());
     const cases: Uint8Array[] = [bytes.slice(0, 50), new Uint8Array([...bytes, 0]), new Uint8Array(0)];
     const badVersion = bytes.slice();
-    badVersion[0] = 2;
+    badVersion[0] = ENVELOPE_VERSION + 1;
     const badType = bytes.slice();
     badType[1] = 99;
     cases.push(badVersion, badType);

@@ -77,6 +77,21 @@ export function encodeMessage(message: PbftMessage): Uint8Array {
   return canonical(message);
 }
 
+/** Most messages one bundle may carry: a decided log's worth for a committee of 64 and then some. */
+export const MAX_BUNDLE_MESSAGES = 256;
+
+/**
+ * Several messages for one destination in one payload (a JSON array), as a replica helping a
+ * laggard sends its whole decided log: one envelope, one signature and one stream instead of
+ * one each per message. Each message keeps its own authenticator.
+ */
+export function encodeBundle(messages: readonly PbftMessage[]): Uint8Array {
+  if (messages.length === 0 || messages.length > MAX_BUNDLE_MESSAGES) {
+    throw new PbftError("PBFT_ENCODE", `a bundle carries 1..${MAX_BUNDLE_MESSAGES} messages, not ${messages.length}`);
+  }
+  return canonical(messages);
+}
+
 const HEX_RE = /^0x(?:[0-9a-f]{2})*$/;
 const BYTES32_RE = /^0x[0-9a-f]{64}$/;
 const UINT_RE = /^(?:0|[1-9][0-9]*)$/;
@@ -214,6 +229,22 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
     throw new PbftError("PBFT_MALFORMED", "PBFT message is not UTF-8 JSON", { cause });
   }
   return parseMessage(parsed);
+}
+
+/**
+ * Decode a payload that is either one message or a bundle (encodeBundle). Throws PbftError
+ * PBFT_MALFORMED when any part is malformed: a bundle is accepted whole or not at all.
+ */
+export function decodeMessages(bytes: Uint8Array): PbftMessage[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (cause) {
+    throw new PbftError("PBFT_MALFORMED", "PBFT message is not UTF-8 JSON", { cause });
+  }
+  if (!Array.isArray(parsed)) return [parseMessage(parsed)];
+  if (parsed.length === 0 || parsed.length > MAX_BUNDLE_MESSAGES) fail(`a bundle of ${parsed.length} messages`);
+  return parsed.map(parseMessage);
 }
 
 /** Schema-check an already parsed value (e.g. one embedded in a larger envelope). */

@@ -51,6 +51,8 @@ export class Replica {
   private readonly vc: ViewChanges;
   private readonly catchUp: CatchUp;
   private readonly helped = new Map<string, number>();
+  /** The input being handled arrived through a third party (ReplicaInput `relayed`). */
+  private relayedInput = false;
 
   constructor(config: ReplicaConfig, journal?: readonly JournalRecord[]) {
     this.cfg = resolveConfig(config);
@@ -151,7 +153,12 @@ export class Replica {
           out.reject(m.replica, "auth", m.type);
           return;
         }
-        return this.dispatch(m, out);
+        this.relayedInput = input.relayed === true;
+        try {
+          return await this.dispatch(m, out);
+        } finally {
+          this.relayedInput = false;
+        }
       }
     }
   }
@@ -207,7 +214,7 @@ export class Replica {
     const executedSeq = this.s.executedAt.get(d);
     if (executedSeq !== undefined) {
       // A retransmitted request we already executed: the sender lags, show it the decision.
-      this.helpLaggard(from, executedSeq, out);
+      if (!this.relayedInput) this.helpLaggard(from, executedSeq, out);
       return;
     }
     if (this.s.executedVotes.has(d)) {
@@ -287,7 +294,7 @@ export class Replica {
     const sent = s.sentPrepare.get(key);
     if (sent !== undefined && sent !== pp.digest) return out.reject(pp.replica, "conflicting-pre-prepare", pp.type);
     if (slot.prePrepare && (sent !== undefined || pp.replica === this.id)) {
-      if (slot.phase === SlotPhase.Committed) this.helpLaggard(pp.replica, pp.seq, out);
+      if (slot.phase === SlotPhase.Committed && !this.relayedInput) this.helpLaggard(pp.replica, pp.seq, out);
       return;
     }
     if (!pp.batch.every((v) => this.cfg.validateRequest(v))) return out.reject(pp.replica, "invalid-request", pp.type);
@@ -320,7 +327,7 @@ export class Replica {
     if (!this.inWindow(p.seq)) return;
     const slot = getSlot(s, p.view, p.seq);
     if (!slot.prepares.add(p.digest, p.replica, p)) {
-      if (slot.phase === SlotPhase.Committed) this.helpLaggard(p.replica, p.seq, out);
+      if (slot.phase === SlotPhase.Committed && !this.relayedInput) this.helpLaggard(p.replica, p.seq, out);
       return;
     }
     await this.checkPrepared(slot, out);
@@ -336,7 +343,7 @@ export class Replica {
     if (!this.inWindow(c.seq)) return;
     const slot = getSlot(s, c.view, c.seq);
     if (slot.commits.has(c.digest, c.replica) || slot.early.has(c.replica)) {
-      if (slot.phase === SlotPhase.Committed) this.helpLaggard(c.replica, c.seq, out);
+      if (slot.phase === SlotPhase.Committed && !this.relayedInput) this.helpLaggard(c.replica, c.seq, out);
       return;
     }
     if (!slot.prePrepare) {

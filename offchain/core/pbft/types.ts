@@ -121,8 +121,14 @@ export function timerKey(t: TimerId): string {
 }
 
 export type ReplicaInput =
-  /** An authenticated-or-not message from the network; the replica verifies it. */
-  | { type: "message"; message: PbftMessage }
+  /**
+   * An authenticated-or-not message from the network; the replica verifies it. `relayed`:
+   * the driver knows this copy is not its author's own broadcast (a relay, or a replica's
+   * `send` of its log to help this one). A duplicate of such a copy says nothing about its
+   * author lagging, so it never earns the author a copy of the decided log; without the
+   * flag, a laggard answered each helper's bundle with help of its own.
+   */
+  | { type: "message"; message: PbftMessage; relayed?: boolean }
   /** A verdict proposal from this gateway (the PBFT "client request"). */
   | { type: "request"; vote: Vote }
   | { type: "timeout"; timer: TimerId };

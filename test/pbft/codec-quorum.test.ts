@@ -4,7 +4,10 @@ import {
   NULL_BATCH_DIGEST,
   batchDigest,
   decodeMessage,
+  decodeMessages,
+  encodeBundle,
   encodeMessage,
+  MAX_BUNDLE_MESSAGES,
   nextStateDigest,
   signingBytes,
   voteDigest,
@@ -38,6 +41,24 @@ describe("pbft codec", () => {
     };
     const nv: PbftMessage = { type: "new-view", replica: 0, sig: "0x07", view: 4, viewChanges: [vc as never], prePrepares: [samples[1] as never] };
     expect(decodeMessage(encodeMessage(nv))).to.deep.equal(nv);
+  });
+
+  it("bundles: several messages in one payload, accepted whole or not at all", () => {
+    expect(decodeMessages(encodeBundle(samples))).to.deep.equal(samples);
+    expect(decodeMessages(encodeMessage(samples[2]!))).to.deep.equal([samples[2]]);
+    const malformed = (text: string): boolean => {
+      try {
+        decodeMessages(new TextEncoder().encode(text));
+        return false;
+      } catch (e) {
+        return isTrustmeshError(e, "PBFT_MALFORMED");
+      }
+    };
+    expect(malformed("[]"), "empty bundle").to.equal(true);
+    const good = JSON.parse(new TextDecoder().decode(encodeMessage(samples[2]!)));
+    expect(malformed(JSON.stringify(Array.from({ length: MAX_BUNDLE_MESSAGES + 1 }, () => good))), "too many").to.equal(true);
+    expect(malformed(JSON.stringify([good, { ...good, view: -1 }])), "one bad member").to.equal(true);
+    expect(() => encodeBundle([])).to.throw(/bundle carries/);
   });
 
   it("signing bytes do not depend on key order in memory and exclude the authenticator", () => {

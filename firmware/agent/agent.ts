@@ -29,6 +29,8 @@ import { AgentError } from "./errors.js";
 import { EventLogWriter } from "./eventlog-writer.js";
 import { Measurer, measureBoot, PCR, type BootInputs } from "./measure.js";
 import { scratchState, wipeScratch } from "./scratch.js";
+import { TaskRunner } from "./tasks.js";
+import type { SandboxResult, SandboxRunParameters } from "../../offchain/sandbox/types.js";
 import type { AgentDriver } from "./drivers/types.js";
 
 export interface AgentOptions {
@@ -44,6 +46,11 @@ export interface AgentOptions {
   fingerprintTtlMs?: number;
   /** Window for gateway nonce issue times and replay memory (default 60 s). */
   nonceTtlMs?: number;
+  /**
+   * The deterministic sandbox tasks run in (task-prepare / task-run). Without it, or
+   * without a scratch directory, the agent refuses task requests.
+   */
+  sandbox?: (p: SandboxRunParameters) => Promise<SandboxResult<unknown>>;
   now?: () => number;
 }
 
@@ -60,7 +67,11 @@ export class Agent {
     private readonly nonces: NonceCache,
     /** True when this start measured a new boot, false when it resumed a journaled one. */
     readonly freshBoot: boolean,
-  ) {}
+  ) {
+    this.tasks = opts.sandbox && opts.scratchDir ? new TaskRunner({ scratchDir: opts.scratchDir, sandbox: opts.sandbox, now: opts.now }) : undefined;
+  }
+
+  private readonly tasks: TaskRunner | undefined;
 
   static async start(opts: AgentOptions): Promise<Agent> {
     await mkdir(opts.stateDir, { recursive: true });
@@ -155,7 +166,19 @@ export class Agent {
       }
       case "quote":
         return this.quote(req, binding);
+      case "task-prepare":
+        return { v: 1, id: req.id, type: "task-ready", ephemeralKey: Buffer.from(this.taskRunner().prepare(BigInt(req.taskId))).toString("hex") };
+      case "task-run": {
+        const { id, v: _v, type: _t, ...run } = req;
+        const out = await this.taskRunner().run(run);
+        return { v: 1, id, type: "task-result", capsule: Buffer.from(out.capsule).toString("base64"), commitment: Buffer.from(out.commitment).toString("hex"), runMs: out.runMs, scratch: out.scratch };
+      }
     }
+  }
+
+  private taskRunner(): TaskRunner {
+    if (!this.tasks) throw new AgentError("BAD_REQUEST", "this agent runs no tasks (no sandbox or no scratch directory)");
+    return this.tasks;
   }
 
   private async quote(req: Extract<AgentRequest, { type: "quote" }>, binding: Uint8Array): Promise<AgentResponse> {
@@ -175,6 +198,7 @@ export class Agent {
       out.fingerprint = FINGERPRINT_KEYS.filter((k) => typeof items[k] === "string").map((k) => ({ key: k, value: items[k] as string }));
     }
     if (include.has("scratch") && this.opts.scratchDir) out.scratch = await scratchState(this.opts.scratchDir);
+    if (include.has("tasks") && this.tasks) out.tasks = this.tasks.state();
     if (include.has("counters")) {
       // The quote carries the TPM's clockInfo already; reading it again would cost a TPM call.
       const c = parseTpmsAttest(q.attest).clockInfo;
@@ -189,7 +213,11 @@ export class Agent {
 }
 
 function errorReply(id: number, e: unknown): AgentResponse {
-  if (isTrustmeshError(e)) return { v: 1, id, type: "error", code: e.code, message: e.shortMessage };
+  if (isTrustmeshError(e)) {
+    // A task function's failure keeps the sandbox's own reason (TIMEOUT, MEMORY, THROW, ...).
+    const reason = (e as { reason?: unknown }).reason;
+    return { v: 1, id, type: "error", code: e.code, message: e.shortMessage, ...(typeof reason === "string" ? { reason } : {}) };
+  }
   // Not one of ours: report without internals; the daemon logs the details.
   const err = new BridgeError("MESSAGE_INVALID", "internal error while handling the request", { cause: e });
   return { v: 1, id, type: "error", code: "INTERNAL", message: err.shortMessage };

@@ -6,6 +6,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { SecureChannel, type RekeyPolicy } from "../../offchain/attest/bridge/channel.js";
+import { peekType } from "../../offchain/attest/bridge/messages.js";
 import type { StaticKeyPair } from "../../offchain/attest/bridge/noise.js";
 import type { Agent } from "./agent.js";
 import { AgentError } from "./errors.js";
@@ -49,12 +50,20 @@ export class AgentServer {
         (ch) => {
           self?.channels.add(ch);
           let tail = Promise.resolve();
+          const answer = async (frame: Uint8Array): Promise<void> => {
+            const reply = await opts.agent.handle(frame, ch.handshakeHash);
+            if (!ch.isClosed) ch.send(Buffer.from(JSON.stringify(reply), "utf8"));
+          };
           ch.onMessage((frame) => {
-            // Serialise per connection: replies go out in request order.
-            tail = tail.then(async () => {
-              const reply = await opts.agent.handle(frame, ch.handshakeHash);
-              if (!ch.isClosed) ch.send(Buffer.from(JSON.stringify(reply), "utf8"));
-            });
+            // A task run takes up to its time limit and uses no TPM: it runs beside the
+            // queue, so quotes (attestation rounds) never wait for it. Everything else is
+            // serialised per connection (one TPM, replies in request order); the client
+            // matches replies by id either way.
+            if (peekType(frame) === "task-run") {
+              void answer(frame);
+              return;
+            }
+            tail = tail.then(() => answer(frame));
           });
           ch.onClose((e) => {
             self?.channels.delete(ch);

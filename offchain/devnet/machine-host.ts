@@ -21,6 +21,7 @@ import type { BootInputs } from "../../firmware/agent/measure.js";
 import { AgentServer } from "../../firmware/agent/server.js";
 import { Swtpm } from "../../firmware/agent/swtpm.js";
 import { generateStaticKey, type StaticKeyPair } from "../attest/bridge/noise.js";
+import { SandboxPool } from "../sandbox/index.js";
 
 export interface WireImage {
   bootImage: { label: string; content: string };
@@ -48,6 +49,14 @@ interface Running {
 
 const machines = new Map<number, Running>();
 
+/**
+ * The HPCs' task sandbox: one pool for the machines of this process, made on first use (a
+ * worker per run; the pool only keeps a warm thread ready). Tasks run here, on the "HPC",
+ * never in the gateways' process: the gateway only relays sealed material (firmware/agent/tasks.ts).
+ */
+let sandboxPool: Promise<SandboxPool> | undefined;
+const sandbox = async (p: Parameters<SandboxPool["run"]>[0]) => (await (sandboxPool ??= SandboxPool.create({ size: 1 }))).run(p);
+
 function boot(dir: string, image: WireImage, tpm: Swtpm): Promise<Agent> {
   const inputs: BootInputs = {
     bootImage: { label: image.bootImage.label, content: Buffer.from(image.bootImage.content, "base64") },
@@ -57,7 +66,7 @@ function boot(dir: string, image: WireImage, tpm: Swtpm): Promise<Agent> {
   };
   // The scratch area is reported in every quote; the task executor (offchain/task/devnet.ts)
   // works in the same directory, so a post-run round sees whether it was wiped.
-  return Agent.start({ driver: new TpmDriver({ tcti: tpm.tcti, stateDir: join(dir, "tpm") }), stateDir: join(dir, "agent"), scratchDir: join(dir, "scratch"), boot: inputs });
+  return Agent.start({ driver: new TpmDriver({ tcti: tpm.tcti, stateDir: join(dir, "tpm") }), stateDir: join(dir, "agent"), scratchDir: join(dir, "scratch"), boot: inputs, sandbox });
 }
 
 async function handle(req: HostRequest): Promise<Record<string, unknown>> {
@@ -113,6 +122,7 @@ function running(index: number): Running {
 
 async function stopAll(): Promise<void> {
   await Promise.all([...machines.keys()].map((index) => handle({ id: 0, op: "stop", index })));
+  await (await sandboxPool?.catch(() => undefined))?.close();
 }
 
 if (process.send) {

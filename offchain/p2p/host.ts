@@ -228,8 +228,9 @@ export class TrustmeshHost implements Startable {
     );
   }
 
-  async dial(addr: Multiaddr | string): Promise<void> {
-    await this.libp2p.dial(typeof addr === "string" ? multiaddr(addr) : addr);
+  /** Dial (connect, encrypt, upgrade); bounded in time, so a caller's retry loop never stalls on one dial. */
+  async dial(addr: Multiaddr | string, timeoutMs = 10_000): Promise<void> {
+    await this.libp2p.dial(typeof addr === "string" ? multiaddr(addr) : addr, { signal: AbortSignal.timeout(timeoutMs) });
   }
 
   /** Subscribe to a topic; returns the unsubscribe function. */

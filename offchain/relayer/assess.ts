@@ -164,26 +164,40 @@ export async function assessResponse(p: AssessParameters): Promise<Assessment> {
     }
   }
 
-  if (p.cleanup) findings.push(...cleanupFindings(ev.scratch));
+  if (p.cleanup) findings.push(...cleanupFindings(ev.scratch, ev.tasks));
 
   const clock = appraisal.attest ? clockStateOf(appraisal.attest) : undefined;
   return { ok: !hasFailure(findings), findings, fingerprint, clock };
 }
 
-/** The cleanup a post-run attestation must show: a scratch area reported and empty. */
-export function cleanupFindings(scratch: AttestResponsePayload["evidence"]["scratch"]): Finding[] {
-  if (!scratch) return [{ code: "CLEANUP_EVIDENCE_MISSING", severity: "fatal", message: "a post-run attestation must report the HPC's scratch area" }];
-  if (!scratch.empty || scratch.files > 0 || scratch.bytes > 0) {
-    return [
-      {
-        code: "SCRATCH_NOT_WIPED",
-        severity: "fatal",
-        message: `the scratch area still holds ${scratch.files} file(s), ${scratch.bytes} bytes after the task`,
-        details: { digest: scratch.digest, files: scratch.files, bytes: scratch.bytes },
-      },
-    ];
+/**
+ * The cleanup a post-run attestation must show: a scratch area reported and empty, and no
+ * task run of the HPC still going (the agent counts the runs it started and saw end). Both
+ * are the agent's own report, made trustworthy by the measured boot image that runs it.
+ */
+export function cleanupFindings(scratch: AttestResponsePayload["evidence"]["scratch"], tasks?: AttestResponsePayload["evidence"]["tasks"]): Finding[] {
+  const findings: Finding[] = [];
+  if (!scratch || !tasks) {
+    const missing = [!scratch ? "its scratch area" : undefined, !tasks ? "its task runs" : undefined].filter(Boolean).join(" and ");
+    findings.push({ code: "CLEANUP_EVIDENCE_MISSING", severity: "fatal", message: `a post-run attestation must report the HPC's ${missing}` });
   }
-  return [];
+  if (scratch && (!scratch.empty || scratch.files > 0 || scratch.bytes > 0)) {
+    findings.push({
+      code: "SCRATCH_NOT_WIPED",
+      severity: "fatal",
+      message: `the scratch area still holds ${scratch.files} file(s), ${scratch.bytes} bytes after the task`,
+      details: { digest: scratch.digest, files: scratch.files, bytes: scratch.bytes },
+    });
+  }
+  if (tasks && tasks.running !== 0) {
+    findings.push({
+      code: "TASK_PROCESS_LEFT",
+      severity: "fatal",
+      message: `${tasks.running} task run(s) still going on the HPC after the task`,
+      details: { running: tasks.running, finished: tasks.finished },
+    });
+  }
+  return findings;
 }
 
 const SEVERITY: Record<Finding["severity"], FindingSeverity> = { fatal: "critical", error: "high", warning: "low", info: "info" };

@@ -170,7 +170,7 @@ export class AttestationService {
     let reply: Awaited<ReturnType<AgentClient["quote"]>>;
     try {
       const agent = await this.o.agent();
-      reply = await agent.quote({ selection: (batch[0] as PendingRequest).req.selection, include: ["eventlog", "fingerprint", "scratch"], nonce: gatewayNonce });
+      reply = await agent.quote({ selection: (batch[0] as PendingRequest).req.selection, include: ["eventlog", "fingerprint", "scratch", "tasks"], nonce: gatewayNonce });
     } catch (e) {
       this.o.metrics.inc("bridge_errors");
       this.o.log.error({ err: e, requests: batch.length }, "HPC agent did not produce evidence");

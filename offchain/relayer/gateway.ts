@@ -283,6 +283,11 @@ export class Gateway {
       gateway: this.account.address,
       peerId: this.host?.peerId.toString(),
       peers: this.host?.admittedPeers().length ?? 0,
+      // Who this gateway admits and is connected to: what an operator (or a test) checks
+      // first when a peer says it is not admitted.
+      admitted: this.host?.admittedPeers().map((p) => ({ nodeId: p.nodeId.toString(), scope: p.scope })) ?? [],
+      connections: this.host?.libp2p.getConnections().map((c) => c.remotePeer.toString()) ?? [],
+      bootstrapRedials: this.metrics.get("bootstrap_redials"),
       uptimeMs: Date.now() - this.startedAt,
       scheduledEpoch: this.scheduledEpoch.toString(),
       pendingRounds: this.rt.journal.pendingRounds().length,

@@ -13,7 +13,8 @@ import { judgeClaim } from "./rules.js";
 import type { BrokerChainView } from "./types.js";
 
 /** The role a released task key is sealed under (capsule associated data). */
-export const TASK_KEY_ROLE = "task-key";
+export { TASK_KEY_ROLE } from "./roles.js";
+import { TASK_KEY_ROLE } from "./roles.js";
 
 export interface KeyGrant {
   taskId: bigint;

@@ -1,31 +1,29 @@
 /**
  * The task flow on a running Devnet, built from outside it: a TaskMarketChain and a
- * TaskExecutor for every node (its gateway key, its VRF key, the process's SandboxPool, a
- * scratch directory beside its HPC), a creator account A funded with TRUST, and A's key
- * broker. Used by `npm run demo:capsule`, the capsule benchmark and the integration test.
+ * TaskExecutor for every node (its gateway key, its VRF key, its HPC as the task host), a
+ * creator account A funded with TRUST, and A's key broker. Used by `npm run demo:capsule`,
+ * the capsule benchmark and the integration test.
  *
- * Where the function runs: in the gateway process's SandboxPool (QuickJS-wasi in worker
- * threads), not on the HPC agent over the bridge: the bridge protocol has no "run task"
- * request yet. The executor's scratch area is the HPC agent's own scratch directory
- * (reported in every quote), wiped with the agent's wipeScratch, so the post-run round
- * judges the real state; the run's limits are the task's, as an agent would apply them.
- * Pre-run and post-run attestation are task rounds asked for on demand
- * (offchain/relayer/task-rounds.ts).
+ * Where the function runs: on the node's HPC, over the agent bridge (a second Noise
+ * connection from the gateway's pinned key). The HPC makes the ephemeral key the grant is
+ * sealed to, opens the inputs, runs the function in its sandbox with the task's limits,
+ * seals the result to the recipients and wipes its scratch area; the gateway relays only
+ * sealed bytes. Pre-run and post-run attestation are task rounds asked for on demand
+ * (offchain/relayer/task-rounds.ts); the post-run round judges the HPC's own report of its
+ * scratch area and of task runs still going.
  */
-import { join } from "node:path";
-import { mkdir } from "node:fs/promises";
 import { createWalletClient, http, parseEther, type Hex, type LocalAccount } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { DEV_MNEMONIC } from "../chain/local-node.js";
 import { chainFor } from "../chain/client.js";
 import { trustTokenAbi } from "../chain/artifacts.js";
-import { runInSandbox } from "../sandbox/run.js";
+import { AgentClient } from "../attest/bridge/client.js";
 import type { Devnet, DevnetNode } from "../devnet/devnet.js";
-import { wipeScratch } from "../../firmware/agent/scratch.js";
 import { KeyBroker } from "./broker.js";
 import { TaskMarketChain, type TaskMarketAddresses } from "./chain.js";
 import { TaskError } from "./errors.js";
 import { TaskExecutor, type ExecutionOutcome } from "./executor.js";
+import { hpcTaskHost } from "./hpc-host.js";
 import { ExecutorService } from "./service.js";
 
 /** Hardhat's funded dev account used as creator A (far above the devnet's operators). */
@@ -53,6 +51,9 @@ export class TaskWorld {
     readonly executors: Map<bigint, { node: DevnetNode; chain: TaskMarketChain; service: ExecutorService }>,
   ) {}
 
+  /** The HPC task hosts (bridge connections), closed on stop. */
+  private readonly hosts: Array<{ close(): void }> = [];
+
   static async attach(net: Devnet, o: TaskWorldOptions = {}): Promise<TaskWorld> {
     const addresses = taskMarketAddresses(net);
     const base = { publicClient: net.publicClient, rpcUrl: net.rpcUrl, chainId: net.deployment.chainId, contracts: addresses, fromBlock: BigInt(net.deployment.startBlock) };
@@ -67,9 +68,12 @@ export class TaskWorld {
     const world = new TaskWorld(net, creator, chain, broker, new Map());
     for (const node of net.nodes) {
       const nodeChain = new TaskMarketChain({ ...base, account: node.gatewayAccount });
-      const scratchDir = join(net.opts.dir, `hpc-${node.index + 1}`, "scratch");
-      await mkdir(scratchDir, { recursive: true });
-      const sandbox = net.sandbox;
+      // The node's HPC runs the task: a second bridge connection from its gateway's key.
+      const machine = node.machine;
+      const host = hpcTaskHost(() =>
+        AgentClient.connect({ port: machine.port, staticKey: machine.gatewayKey, agentKey: machine.agentKey.publicKey, requestTimeoutMs: 30_000 }),
+      );
+      world.hosts.push(host);
       const executor = new TaskExecutor({
         nodeId: node.nodeId,
         vrfSecret: node.gateway.rt.vrfSecret,
@@ -78,8 +82,7 @@ export class TaskWorld {
         chain: nodeChain,
         store: net.store,
         claimKey: (claim) => broker.submit(claim),
-        run: (p) => (sandbox ? sandbox.run(p) : runInSandbox(p)),
-        scratch: { dir: scratchDir, wipe: () => wipeScratch(scratchDir) },
+        host,
         attestation: {
           request: (taskId, phase, attempt) => node.gateway.requestTaskRound(taskId, phase, attempt),
           postRunRecorded: (taskId) => nodeChain.hasPostRunVerdict(taskId),
@@ -116,6 +119,7 @@ export class TaskWorld {
     this.unwatch = undefined;
     this.broker.stop();
     await Promise.all([...this.executors.values()].map((e) => e.service.stop()));
+    for (const h of this.hosts) h.close();
   }
 
   /** True when every node answered the task and none is still working on it or won it. */

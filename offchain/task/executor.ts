@@ -1,43 +1,55 @@
 /**
  * The executor side of a task (docs/task-protocol.md sections 3-6), for one node: on a
  * new task, decide candidacy (standing + private VRF draw), wait for the pre-run Trusted
- * verdict, claim the task key with a fresh ephemeral key, fetch and open the function and
- * inputs (CIDs and commitments checked), run the function in the sandbox with the task's
- * limits, seal the result to the recipients, pin it, wipe the scratch area and submit the
- * result with the VRF proof. `execute` never throws: every failure is an outcome with a
+ * verdict, claim the task key for the HPC's fresh ephemeral key, fetch the function and the
+ * sealed inputs (CIDs checked), have the HPC run it (inputs opened and commitments checked
+ * there, the task's limits, result sealed to the recipients, scratch wiped), pin the
+ * result and submit it with the VRF proof. `execute` never throws: every failure is an outcome with a
  * typed TaskError and one log line, so a daemon survives any task.
  *
- * Where it runs: the sandbox and the scratch area are injected (`run`, `scratch`). In the
- * devnet they are the gateway process's SandboxPool and a per-node directory wiped with
- * the agent's own wipeScratch (why not over the bridge: ./README.md, "Where the function runs").
+ * Where it runs: on a TaskHost (hpc-host.ts): the node's HPC over the agent bridge, which
+ * makes the ephemeral key, opens the grant and inputs, runs the sandbox, seals the result
+ * and wipes its scratch area. The gateway side holds only public and sealed material.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { Hex, LocalAccount } from "viem";
-import { capsulePublicKey, generateCapsuleKeyPair, keyFromHex, keyToHex } from "../capsule/keys.js";
-import { openCapsule } from "../capsule/seal.js";
-import { sealToStore } from "../capsule/store.js";
+import { keyToHex } from "../capsule/keys.js";
 import { isTrustmeshError } from "../core/errors.js";
 import { MAX_TASK_ROUND_ATTEMPTS, Verdict, type TaskRoundPhase } from "../core/protocol.js";
 import { bytesToHex, computeFastVerifyParams, proofToArray } from "../core/vrf/index.js";
-import type { SandboxResult, SandboxRunParameters } from "../sandbox/types.js";
+import type { ScratchState, TaskRunRequest } from "../attest/bridge/messages.js";
 import type { ContentStore } from "../../ipfs/adapter/content-store.js";
-import { hexToCid } from "../../ipfs/adapter/cid.js";
-import { TASK_KEY_ROLE, type KeyGrant } from "./broker.js";
-import { decodeJsonPayload, encodeJsonPayload, loadFunction } from "./bundle.js";
+import { cidToHex, hexToCid } from "../../ipfs/adapter/cid.js";
+import type { KeyGrant } from "./broker.js";
+import { loadFunction } from "./bundle.js";
 import { signKeyClaim, type ClaimDomain, type KeyClaim } from "./claim.js";
-import { ClaimRejectedError, TaskError, TaskRunError } from "./errors.js";
+import { ClaimRejectedError, TaskError } from "./errors.js";
 import { drawExecutorTicket, executorAlpha, standingProblem } from "./selection.js";
 import { TASK_OPEN, type ExecutorChainView, type TaskRecord } from "./types.js";
 
-export const INPUT_ROLE = "input";
-export const RESULT_ROLE = "result";
-/** Result capsules may be large (a list of names); the sandbox's 1 MiB default is too tight. */
-export const MAX_RESULT_BYTES = 16 * 2 ** 20;
+export { INPUT_ROLE, RESULT_ROLE } from "./roles.js";
+/**
+ * Result capsules may be large (a list of names); the sandbox's 1 MiB default is too tight,
+ * and the result travels back in one bridge frame (1 MiB, with base64 and sealing around it).
+ */
+export const MAX_RESULT_BYTES = 640 * 1024;
 
 export interface ScratchReport {
-  before: { digest: string; files: number; bytes: number; empty: boolean };
-  after: { digest: string; files: number; bytes: number; empty: boolean };
+  before: ScratchState;
+  after: ScratchState;
+}
+
+/**
+ * Where a task runs: the executor's HPC, over the agent bridge in a daemon (hpc-host.ts),
+ * or the same agent code in process (tests). The executor hands it only public or sealed
+ * material and gets back a sealed result: the plaintext exists only inside the host.
+ */
+export interface TaskHost {
+  /** A fresh ephemeral X25519 public key for the key claim; its private half stays in the host. */
+  prepare(taskId: bigint): Promise<Uint8Array>;
+  /** Opens the grant and inputs, runs, seals the result, wipes the scratch area. Throws TaskError. */
+  run(req: TaskRunRequest): Promise<{ capsule: Uint8Array; commitment: Uint8Array; runMs: number; scratch: ScratchReport }>;
+  /** Wipes the scratch area (after a failure), reporting before and after. */
+  wipe(): Promise<ScratchReport>;
 }
 
 export interface ExecutorOptions {
@@ -50,10 +62,8 @@ export interface ExecutorOptions {
   store: ContentStore;
   /** Hands a claim to the key broker; resolves with the grant or rejects (ClaimRejectedError). */
   claimKey: (claim: KeyClaim) => Promise<KeyGrant>;
-  /** The sandbox (a SandboxPool's run, or runInSandbox). */
-  run: (p: SandboxRunParameters) => Promise<SandboxResult<unknown>>;
-  /** The HPC's scratch area, and how it is wiped after every task. */
-  scratch: { dir: string; wipe: () => Promise<ScratchReport> };
+  /** Where the function runs (the HPC over the bridge in a daemon). */
+  host: TaskHost;
   /**
    * On-demand task attestation rounds (offchain/relayer/task-rounds.ts): asked for before
    * claiming the key and after submitting the result, so neither waits for the node's next
@@ -126,7 +136,7 @@ export class TaskExecutor {
       const error = e instanceof TaskError ? e : new TaskError("TASK_EXECUTOR", `task ${taskId} failed: ${isTrustmeshError(e) ? e.shortMessage : String((e as Error)?.message ?? e)}`, { cause: e });
       let scratch: ScratchReport | undefined;
       try {
-        scratch = await this.o.scratch.wipe();
+        scratch = await this.o.host.wipe();
       } catch {
         // the failure being reported matters more than a second one in the cleanup
       }
@@ -163,8 +173,9 @@ export class TaskExecutor {
     if (!(await this.waitFreshVerdict(task))) return { kind: "not-chosen", reason: "the task got a result while this node waited for its pre-run verdict" };
     mark("preRunVerdict");
 
-    const ephemeral = generateCapsuleKeyPair();
-    const claim = await signKeyClaim(this.o.account, this.o.domain, { taskId, node: nodeId, proof: bytesToHex(ticket.proof) as Hex, ephemeralKey: keyToHex(ephemeral.publicKey) });
+    // The claim names the HPC's ephemeral key: the grant opens only on the HPC.
+    const ephemeralKey = await this.o.host.prepare(taskId);
+    const claim = await signKeyClaim(this.o.account, this.o.domain, { taskId, node: nodeId, proof: bytesToHex(ticket.proof) as Hex, ephemeralKey: keyToHex(ephemeralKey) });
     let grant: KeyGrant;
     try {
       grant = await this.o.claimKey(claim);
@@ -175,46 +186,38 @@ export class TaskExecutor {
       }
       throw new TaskError("TASK_NO_KEY", "the key broker released no task key", { cause: e, metaMessages: e instanceof ClaimRejectedError ? [`reason: ${e.reason}`] : [] });
     }
-    let taskKey: Uint8Array;
-    try {
-      taskKey = (await openCapsule(grant.sealedKey, ephemeral.privateKey, { taskId, role: TASK_KEY_ROLE })).payload;
-    } catch (cause) {
-      throw new TaskError("TASK_NO_KEY", "the task key grant does not open with this node's ephemeral key", { cause });
-    } finally {
-      ephemeral.privateKey.fill(0);
-    }
-    if (taskKey.length !== 32 || keyToHex(capsulePublicKey(taskKey)) !== task.spec.taskKey.toLowerCase()) {
-      taskKey.fill(0);
-      throw new TaskError("TASK_NO_KEY", "the released key is not the task key named on chain");
-    }
     mark("key");
 
-    let result: { cid: Hex; commitment: Hex };
-    try {
-      const fn = await loadFunction(this.o.store, hexToCid(task.spec.functionCid));
-      const inputs = await this.openInputs(task, taskKey);
-      mark("inputs");
-      const run = await this.o.run({
-        source: fn.source,
-        entry: fn.entry,
-        input: inputs,
-        limits: { timeMs: task.spec.timeLimitMs, memoryBytes: task.spec.memoryLimitMb * 2 ** 20, maxOutputBytes: MAX_RESULT_BYTES },
-        // Deterministic and the same for any executor: the chain's creation time.
-        nowMs: Number(task.createdAt) * 1000,
-      });
-      if (!run.ok) throw new TaskRunError(run.code, run.message);
-      mark("run");
-      timings.sandboxRunMs = Math.round(run.stats.runMs);
-      const payload = encodeJsonPayload(run.value);
-      await writeFile(join(this.o.scratch.dir, `task-${taskId}`, "result.json"), payload);
-      const rec = await sealToStore(this.o.store, { payload, recipients: task.spec.recipientKeys.map((k) => keyFromHex(k)), taskId, role: RESULT_ROLE });
-      result = rec.chain;
-      mark("sealed");
-    } finally {
-      taskKey.fill(0);
-    }
-    const scratch = await this.o.scratch.wipe();
-    mark("wiped");
+    const fn = await loadFunction(this.o.store, hexToCid(task.spec.functionCid));
+    const inputs = await Promise.all(
+      task.spec.inputCids.map(async (cidHex, i) => {
+        try {
+          return { capsule: Buffer.from(await this.o.store.get(hexToCid(cidHex))).toString("base64"), commitment: task.spec.inputCommitments[i] ?? "" };
+        } catch (cause) {
+          throw new TaskError("TASK_FETCH", `cannot fetch input capsule ${i}`, { cause });
+        }
+      }),
+    );
+    mark("inputs");
+    const ran = await this.o.host.run({
+      taskId: taskId.toString(),
+      taskKey: task.spec.taskKey,
+      grant: Buffer.from(grant.sealedKey).toString("base64"),
+      source: fn.source,
+      entry: fn.entry,
+      inputs,
+      recipients: [...task.spec.recipientKeys],
+      limits: { timeMs: task.spec.timeLimitMs, memoryBytes: task.spec.memoryLimitMb * 2 ** 20, maxOutputBytes: MAX_RESULT_BYTES },
+      // Deterministic and the same for any executor: the chain's creation time.
+      nowMs: Number(task.createdAt) * 1000,
+    });
+    mark("run");
+    timings.sandboxRunMs = ran.runMs;
+    const cid = await this.o.store.put(ran.capsule);
+    await this.o.store.pin(cid);
+    const result = { cid: cidToHex(cid), commitment: bytesToHex(ran.commitment) as Hex };
+    const scratch = ran.scratch;
+    mark("sealed");
 
     const key = node.vrfPublicKey;
     const help = computeFastVerifyParams([key[0], key[1]], ticket.proof, executorAlpha(seed, taskId));
@@ -254,34 +257,5 @@ export class TaskExecutor {
       if (Date.now() > deadline) throw new TaskError("TASK_NO_KEY", "no fresh Trusted verdict on this node before the wait ran out");
       await new Promise((r) => setTimeout(r, this.o.pollMs ?? 250));
     }
-  }
-
-  /** Fetches (CID-checked), opens and decodes every input; the plaintext goes to scratch. */
-  private async openInputs(task: TaskRecord, taskKey: Uint8Array): Promise<unknown[]> {
-    const dir = join(this.o.scratch.dir, `task-${task.taskId}`);
-    await mkdir(dir, { recursive: true });
-    return Promise.all(
-      task.spec.inputCids.map(async (cidHex, i) => {
-        let bytes: Uint8Array;
-        try {
-          bytes = await this.o.store.get(hexToCid(cidHex));
-        } catch (cause) {
-          throw new TaskError("TASK_FETCH", `cannot fetch input capsule ${i}`, { cause });
-        }
-        let payload: Uint8Array;
-        try {
-          const opened = await openCapsule(bytes, taskKey, { taskId: task.taskId, role: INPUT_ROLE });
-          if (bytesToHex(opened.commitment).toLowerCase() !== (task.spec.inputCommitments[i] ?? "").toLowerCase()) {
-            throw new TaskError("TASK_INPUT", `input ${i}'s commitment differs from the one on chain`);
-          }
-          payload = opened.payload;
-        } catch (cause) {
-          if (cause instanceof TaskError) throw cause;
-          throw new TaskError("TASK_INPUT", `input capsule ${i} does not open with the task key`, { cause });
-        }
-        await writeFile(join(dir, `input-${i}.json`), payload);
-        return decodeJsonPayload(payload);
-      }),
-    );
   }
 }

@@ -127,6 +127,14 @@ export class GatewayProcess {
     return m ? BigInt(m[1] as string) : undefined;
   }
 
+  /** The daemon's status endpoint, as text (admitted peers, connections, metrics). */
+  async statusReport(): Promise<string> {
+    const url = /running; status (\S+)/.exec(this.stderr)?.[1];
+    if (url === undefined) return "no status endpoint printed";
+    const res = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+    return await res.text();
+  }
+
   tail(): string {
     return `--- stderr\n${this.stderr.slice(-3000)}\n--- log\n${this.output.slice(-6000)}`;
   }

@@ -124,7 +124,12 @@ describe("gateway crash and restart mid-round (separate OS process, swtpm, hardh
         })
         .join("; ");
     };
-    await within("the daemon admitted by every gateway", net!.waitFor("admission", async () => missing().length === 0, 90_000), 90_000, () => `${why()}\n${p.tail()}`);
+    const admitted = net!.waitFor("admission", async () => missing().length === 0, 90_000).catch(async (e: Error) => {
+      // The daemon's own view (its admitted peers, connections, bootstrap re-dials) next to ours.
+      const own = await p.statusReport().catch((err: Error) => `status unavailable: ${err.message}`);
+      throw new Error(`${e.message}\n${why()}\ndaemon status: ${own}`);
+    });
+    await within("the daemon admitted by every gateway", admitted, 95_000, () => `${why()}\n${p.tail()}`);
     mark("daemon admitted by every gateway");
   }
 

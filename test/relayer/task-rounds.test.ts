@@ -88,15 +88,27 @@ describe("task attestation rounds", () => {
   });
 
   describe("cleanupFindings (post-run rounds)", () => {
-    it("accepts an empty scratch area", () => {
-      expect(cleanupFindings({ digest: EMPTY_SCRATCH_DIGEST, files: 0, bytes: 0, empty: true })).to.deep.equal([]);
+    const clean = { digest: EMPTY_SCRATCH_DIGEST, files: 0, bytes: 0, empty: true };
+    const idle = { running: 0, finished: 3 };
+
+    it("accepts an empty scratch area with no task run going", () => {
+      expect(cleanupFindings(clean, idle)).to.deep.equal([]);
     });
 
     it("fails a scratch area that still holds data, or none reported", () => {
-      const left = cleanupFindings({ digest: "ab".repeat(32), files: 2, bytes: 812, empty: false });
+      const left = cleanupFindings({ digest: "ab".repeat(32), files: 2, bytes: 812, empty: false }, idle);
       expect(left.map((f) => [f.code, f.severity])).to.deep.equal([["SCRATCH_NOT_WIPED", "fatal"]]);
       expect(left[0]?.message).to.match(/2 file\(s\), 812 bytes/);
-      expect(cleanupFindings(undefined).map((f) => [f.code, f.severity])).to.deep.equal([["CLEANUP_EVIDENCE_MISSING", "fatal"]]);
+      expect(cleanupFindings(undefined, idle).map((f) => [f.code, f.severity])).to.deep.equal([["CLEANUP_EVIDENCE_MISSING", "fatal"]]);
+    });
+
+    it("fails a task run still going on the HPC, or task runs not reported", () => {
+      const going = cleanupFindings(clean, { running: 1, finished: 2 });
+      expect(going.map((f) => [f.code, f.severity])).to.deep.equal([["TASK_PROCESS_LEFT", "fatal"]]);
+      expect(going[0]?.message).to.match(/1 task run\(s\) still going/);
+      const unreported = cleanupFindings(clean, undefined);
+      expect(unreported.map((f) => f.code)).to.deep.equal(["CLEANUP_EVIDENCE_MISSING"]);
+      expect(unreported[0]?.message).to.match(/task runs/);
     });
   });
 });

@@ -12,6 +12,7 @@ import { KeyBroker } from "../../offchain/task/broker.js";
 import { publishFunction } from "../../offchain/task/bundle.js";
 import { buildSpec, openResult, sealInput } from "../../offchain/task/client.js";
 import { TaskExecutor, type ExecutionOutcome } from "../../offchain/task/executor.js";
+import { inProcessTaskHost } from "../../offchain/task/hpc-host.js";
 import { TaskError, TaskRunError } from "../../offchain/task/errors.js";
 import { DOMAIN, MemoryChain, makeNode, tempStore, type TestNode } from "./fixtures.js";
 
@@ -74,8 +75,7 @@ describe("TaskExecutor (real sandbox, store and broker; chain facts in memory)",
       chain,
       store: s.store,
       claimKey: (c) => broker.submit(c),
-      run: (p) => pool.run(p),
-      scratch: { dir: scratch, wipe: () => wipeScratch(scratch) },
+      host: inProcessTaskHost({ scratchDir: scratch, sandbox: (p) => pool.run(p) }),
       freshVerdictTimeoutMs: 500,
       pollMs: 20,
       log: () => undefined,

@@ -17,6 +17,7 @@ import {
   type AgentResponse,
   type EvidencePart,
   type SelectionJson,
+  type TaskRunRequest,
 } from "./messages.js";
 
 export interface AgentClientOptions extends RekeyPolicy {
@@ -100,10 +101,10 @@ export class AgentClient {
   }
 
   /** Sends any JSON value as a request frame and waits for the reply with its id. */
-  request(body: Record<string, unknown>): Promise<AgentResponse> {
+  request(body: Record<string, unknown>, timeoutMs?: number): Promise<AgentResponse> {
     const id = typeof body.id === "number" ? body.id : this.nextId++;
     const msg = { v: BRIDGE_VERSION, ...body, id };
-    return this.send(id, Buffer.from(JSON.stringify(msg), "utf8"));
+    return this.send(id, Buffer.from(JSON.stringify(msg), "utf8"), timeoutMs);
   }
 
   /** Sends raw bytes as one request frame (malformed-input handling). `id` is what the reply will echo. */
@@ -111,9 +112,9 @@ export class AgentClient {
     return this.send(id, bytes);
   }
 
-  private send(id: number, bytes: Uint8Array): Promise<AgentResponse> {
+  private send(id: number, bytes: Uint8Array, timeoutMs?: number): Promise<AgentResponse> {
     return new Promise((resolve, reject) => {
-      const ms = this.opts.requestTimeoutMs ?? 10_000;
+      const ms = timeoutMs ?? this.opts.requestTimeoutMs ?? 10_000;
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new BridgeError("TIMEOUT", `agent did not answer request ${id} within ${ms} ms`));
@@ -146,6 +147,27 @@ export class AgentClient {
   async activateCredential(blob: Uint8Array): Promise<Buffer> {
     const r = AgentClient.unwrap(await this.request({ type: "activate-credential", blob: Buffer.from(blob).toString("base64") }), "credential");
     return Buffer.from(r.secret, "hex");
+  }
+
+  /** A fresh ephemeral public key (X25519) of the HPC for one task's key claim. */
+  async prepareTask(taskId: bigint): Promise<Uint8Array> {
+    const r = AgentClient.unwrap(await this.request({ type: "task-prepare", taskId: taskId.toString() }), "task-ready");
+    if (!/^[0-9a-f]{64}$/.test(r.ephemeralKey)) throw new BridgeError("MESSAGE_INVALID", "task-ready carries no 32-byte key");
+    return Buffer.from(r.ephemeralKey, "hex");
+  }
+
+  /**
+   * Runs a task on the HPC. Waits for the task's time limit plus `graceMs` (the HPC opens
+   * and seals around the run). An agent-side failure is a BridgeError AGENT_ERROR whose
+   * `details` is the agent's code (TASK_RUN, TASK_INPUT, ...) and `reason` the sandbox's.
+   */
+  async runTask(req: TaskRunRequest, graceMs = 10_000): Promise<Extract<AgentResponse, { type: "task-result" }>> {
+    const r = await this.request({ type: "task-run", ...req }, req.limits.timeMs + graceMs);
+    if (r.type === "error") {
+      const err = new BridgeError("AGENT_ERROR", `agent: ${r.message}`, { metaMessages: [`code: ${r.code}`], details: r.code });
+      throw Object.assign(err, { reason: r.reason });
+    }
+    return AgentClient.unwrap(r, "task-result");
   }
 
   async wipeScratch(): Promise<Extract<AgentResponse, { type: "scratch-wiped" }>> {

@@ -16,7 +16,7 @@ export const QUOTE_BINDING_TAG = Buffer.from("trustmesh-bridge-quote/1", "latin1
 
 export type BankName = "sha1" | "sha256" | "sha384" | "sha512";
 export type SelectionJson = Array<{ bank: BankName; pcrs: number[] }>;
-export type EvidencePart = "eventlog" | "fingerprint" | "scratch" | "counters";
+export type EvidencePart = "eventlog" | "fingerprint" | "scratch" | "counters" | "tasks";
 
 export type AgentRequest =
   | { v: 1; id: number; type: "hello" }
@@ -33,7 +33,38 @@ export type AgentRequest =
     }
   | { v: 1; id: number; type: "enrolment-info" }
   | { v: 1; id: number; type: "activate-credential"; blob: string }
-  | { v: 1; id: number; type: "scratch-wipe" };
+  | { v: 1; id: number; type: "scratch-wipe" }
+  /** A fresh ephemeral X25519 key for one task's key claim; its private half never leaves the HPC. */
+  | { v: 1; id: number; type: "task-prepare"; taskId: string }
+  | ({ v: 1; id: number; type: "task-run" } & TaskRunRequest);
+
+/**
+ * Everything the HPC needs to run a task, all of it public or sealed: the gateway relays
+ * ciphertext and never sees an input, the task key or the result in the clear.
+ */
+export interface TaskRunRequest {
+  /** Decimal task id (the capsules' associated data binds it). */
+  taskId: string;
+  /** The task's public key as named on chain (hex, 32 bytes): the released key must match it. */
+  taskKey: string;
+  /** The key broker's grant: the task private key sealed to this HPC's ephemeral key (base64). */
+  grant: string;
+  source: string;
+  entry: string;
+  /** Input capsules (base64) with the commitments the chain records for them (hex, 32 bytes). */
+  inputs: Array<{ capsule: string; commitment: string }>;
+  /** Result recipients' X25519 public keys (hex, 32 bytes each). */
+  recipients: string[];
+  limits: { timeMs: number; memoryBytes: number; maxOutputBytes: number };
+  /** The sandbox's fixed clock (the task's creation time). */
+  nowMs: number;
+}
+
+/** Task processes the agent has started and not yet seen end: cleanup evidence after a run. */
+export interface TaskProcessState {
+  running: number;
+  finished: number;
+}
 
 export interface Counters {
   uptimeMs: number;
@@ -73,18 +104,38 @@ export type AgentResponse =
       fingerprint?: FingerprintItemJson[];
       scratch?: ScratchState;
       counters?: Counters;
+      tasks?: TaskProcessState;
     }
   | { v: 1; id: number; type: "enrolment-info"; ekCertificate?: string; ekPublic: string; akPublic: string }
   | { v: 1; id: number; type: "credential"; secret: string }
   | { v: 1; id: number; type: "scratch-wiped"; before: ScratchState; after: ScratchState }
-  | { v: 1; id: number; type: "error"; code: string; message: string };
+  | { v: 1; id: number; type: "task-ready"; ephemeralKey: string }
+  | {
+      v: 1;
+      id: number;
+      type: "task-result";
+      /** The result capsule, sealed to the recipients (base64), and its commitment (hex). */
+      capsule: string;
+      commitment: string;
+      runMs: number;
+      /** The scratch area before and after the wipe that ends every run. */
+      scratch: { before: ScratchState; after: ScratchState };
+    }
+  | { v: 1; id: number; type: "error"; code: string; message: string; reason?: string };
 
 export function quoteNonce(gatewayNonce: Uint8Array, handshakeHash: Uint8Array): Buffer {
   return createHash("sha256").update(QUOTE_BINDING_TAG).update(gatewayNonce).update(handshakeHash).digest();
 }
 
 const BANKS = new Set(["sha1", "sha256", "sha384", "sha512"]);
-const PARTS = new Set(["eventlog", "fingerprint", "scratch", "counters"]);
+const PARTS = new Set(["eventlog", "fingerprint", "scratch", "counters", "tasks"]);
+const DECIMAL = /^(?:0|[1-9][0-9]{0,77})$/;
+const KEY_HEX = /^(?:0x)?[0-9a-fA-F]{64}$/;
+const ENTRY = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
+/** Bounds of a task-run request: it travels in one bridge frame (1 MiB). */
+export const MAX_TASK_INPUTS = 16;
+export const MAX_TASK_RECIPIENTS = 16;
+export const MAX_TASK_SOURCE_BYTES = 256 * 1024;
 const HEX = /^(?:[0-9a-f]{2})*$/;
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -150,9 +201,47 @@ export function parseRequest(frame: Uint8Array): AgentRequest {
       }
       return { ...base, type: "quote", nonce: o.nonce, issuedAt: o.issuedAt as number, selection: validateSelection(o.selection), include };
     }
+    case "task-prepare":
+      onlyKeys(o, ["v", "id", "type", "taskId"]);
+      if (typeof o.taskId !== "string" || !DECIMAL.test(o.taskId)) bad("taskId must be a decimal string");
+      return { ...base, type: "task-prepare", taskId: o.taskId };
+    case "task-run":
+      return { ...base, type: "task-run", ...parseTaskRun(o) };
     default:
       bad(`unknown request type ${JSON.stringify(o.type)}`);
   }
+}
+
+function positiveInt(x: unknown, what: string): number {
+  if (!Number.isSafeInteger(x) || (x as number) <= 0) bad(`${what} must be a positive integer`);
+  return x as number;
+}
+
+function parseTaskRun(o: Record<string, unknown>): TaskRunRequest {
+  onlyKeys(o, ["v", "id", "type", "taskId", "taskKey", "grant", "source", "entry", "inputs", "recipients", "limits", "nowMs"]);
+  if (typeof o.taskId !== "string" || !DECIMAL.test(o.taskId)) bad("taskId must be a decimal string");
+  if (typeof o.taskKey !== "string" || !KEY_HEX.test(o.taskKey)) bad("taskKey must be 32 bytes of hex");
+  if (typeof o.grant !== "string" || o.grant.length === 0 || o.grant.length > 4096 || !B64.test(o.grant)) bad("grant must be base64 (<= 4 KiB)");
+  if (typeof o.source !== "string" || o.source.length === 0 || Buffer.byteLength(o.source) > MAX_TASK_SOURCE_BYTES) bad(`source must be 1..${MAX_TASK_SOURCE_BYTES} bytes`);
+  if (typeof o.entry !== "string" || !ENTRY.test(o.entry)) bad("entry must be an identifier");
+  if (!Array.isArray(o.inputs) || o.inputs.length > MAX_TASK_INPUTS) bad(`inputs must be a list of at most ${MAX_TASK_INPUTS}`);
+  const inputs = o.inputs.map((x) => {
+    const i = obj(x);
+    onlyKeys(i, ["capsule", "commitment"]);
+    if (typeof i.capsule !== "string" || i.capsule.length === 0 || !B64.test(i.capsule)) bad("an input capsule must be base64");
+    if (typeof i.commitment !== "string" || !KEY_HEX.test(i.commitment)) bad("an input commitment must be 32 bytes of hex");
+    return { capsule: i.capsule, commitment: i.commitment };
+  });
+  if (!Array.isArray(o.recipients) || o.recipients.length === 0 || o.recipients.length > MAX_TASK_RECIPIENTS) bad(`recipients must be 1..${MAX_TASK_RECIPIENTS} keys`);
+  const recipients = o.recipients.map((r) => {
+    if (typeof r !== "string" || !KEY_HEX.test(r)) bad("a recipient must be a 32-byte hex key");
+    return r;
+  });
+  const l = obj(o.limits);
+  onlyKeys(l, ["timeMs", "memoryBytes", "maxOutputBytes"]);
+  const limits = { timeMs: positiveInt(l.timeMs, "limits.timeMs"), memoryBytes: positiveInt(l.memoryBytes, "limits.memoryBytes"), maxOutputBytes: positiveInt(l.maxOutputBytes, "limits.maxOutputBytes") };
+  if (!Number.isSafeInteger(o.nowMs) || (o.nowMs as number) < 0) bad("nowMs must be a non-negative integer");
+  return { taskId: o.taskId, taskKey: o.taskKey, grant: o.grant, source: o.source, entry: o.entry, inputs, recipients, limits, nowMs: o.nowMs as number };
 }
 
 /** The request id if one can be read from a bad frame (so the error reply can echo it). */
@@ -162,6 +251,16 @@ export function peekId(frame: Uint8Array): number {
     return Number.isSafeInteger(o.id) ? (o.id as number) : -1;
   } catch {
     return -1;
+  }
+}
+
+/** The request type if one can be read from a frame (the server runs task-run requests beside the others). */
+export function peekType(frame: Uint8Array): string | undefined {
+  try {
+    const o = JSON.parse(Buffer.from(frame).toString("utf8")) as { type?: unknown };
+    return typeof o.type === "string" ? o.type : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -193,6 +292,12 @@ export function parseResponse(frame: Uint8Array): AgentResponse {
       need("secret", "string");
       break;
     case "scratch-wiped":
+      break;
+    case "task-ready":
+      need("ephemeralKey", "string");
+      break;
+    case "task-result":
+      need("capsule", "string"); need("commitment", "string"); need("runMs", "number");
       break;
     case "error":
       need("code", "string"); need("message", "string");

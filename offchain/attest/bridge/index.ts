@@ -13,6 +13,8 @@ export {
   type EvidencePart,
   type Counters,
   type ScratchState,
+  type TaskRunRequest,
+  type TaskProcessState,
 } from "./messages.js";
 export { NonceCache } from "./nonce-cache.js";
 export { AgentClient, checkBinding, type AgentClientOptions, type Evidence, type QuoteRequest, type QuoteReply } from "./client.js";

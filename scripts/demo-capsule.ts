@@ -85,7 +85,7 @@ async function main(): Promise<number> {
         if (o.kind === "submitted") {
           const t = o.timings;
           say(
-            `node ${node.nodeId}: candidate -> pre-run verdict ${t.preRunVerdict} ms -> key ${t.key} ms -> inputs opened ${t.inputs} ms -> sandbox done ${t.run} ms (function ${t.sandboxRunMs} ms) -> sealed ${t.sealed} ms -> scratch wiped (${o.scratch.before.files} files -> ${o.scratch.after.files}) -> submitted ${t.submitted} ms`,
+            `node ${node.nodeId}: candidate -> pre-run verdict ${t.preRunVerdict} ms -> key ${t.key} ms -> sealed inputs fetched ${t.inputs} ms -> run on its HPC ${t.run} ms (function ${t.sandboxRunMs} ms; HPC scratch ${o.scratch.before.files} files -> ${o.scratch.after.files}) -> result pinned ${t.sealed} ms -> submitted ${t.submitted} ms`,
           );
         }
       },

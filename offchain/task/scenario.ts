@@ -124,7 +124,7 @@ export async function runCapsuleTask(world: TaskWorld, o: CapsuleTaskOptions = {
   }
   if (!result) throw new TaskError("TASK_NO_KEY", "no node was selected for any attempt");
   const tResult = ms();
-  say(`node ${result.node} (chosen by VRF, revealed only now) computed in its sandbox, sealed the result to B and C and submitted it with its proof (${tResult} ms)`);
+  say(`node ${result.node} (chosen by VRF, revealed only now) had its HPC open the inputs, compute in its sandbox and seal the result to B and C and submitted it with its proof (${tResult} ms)`);
 
   const [forB, forC] = await Promise.all([openResult(net.store, taskId, result, bob.privateKey), openResult(net.store, taskId, result, carol.privateKey)]);
   for (const [who, got] of [["B", forB], ["C", forC]] as const) {

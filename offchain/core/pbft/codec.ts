@@ -222,13 +222,15 @@ function decodeViewChange(v: unknown): ViewChangeMsg {
 
 /** Decode and schema-check untrusted bytes. Throws PbftError PBFT_MALFORMED; authenticity is not checked here. */
 export function decodeMessage(bytes: Uint8Array): PbftMessage {
-  let parsed: unknown;
+  return parseMessage(parseJson(bytes));
+}
+
+function parseJson(bytes: Uint8Array): unknown {
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (cause) {
     throw new PbftError("PBFT_MALFORMED", "PBFT message is not UTF-8 JSON", { cause });
   }
-  return parseMessage(parsed);
 }
 
 /**
@@ -236,12 +238,7 @@ export function decodeMessage(bytes: Uint8Array): PbftMessage {
  * PBFT_MALFORMED when any part is malformed: a bundle is accepted whole or not at all.
  */
 export function decodeMessages(bytes: Uint8Array): PbftMessage[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (cause) {
-    throw new PbftError("PBFT_MALFORMED", "PBFT message is not UTF-8 JSON", { cause });
-  }
+  const parsed = parseJson(bytes);
   if (!Array.isArray(parsed)) return [parseMessage(parsed)];
   if (parsed.length === 0 || parsed.length > MAX_BUNDLE_MESSAGES) fail(`a bundle of ${parsed.length} messages`);
   return parsed.map(parseMessage);

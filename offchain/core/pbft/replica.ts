@@ -51,8 +51,6 @@ export class Replica {
   private readonly vc: ViewChanges;
   private readonly catchUp: CatchUp;
   private readonly helped = new Map<string, number>();
-  /** The input being handled arrived through a third party (ReplicaInput `relayed`). */
-  private relayedInput = false;
 
   constructor(config: ReplicaConfig, journal?: readonly JournalRecord[]) {
     this.cfg = resolveConfig(config);
@@ -153,33 +151,31 @@ export class Replica {
           out.reject(m.replica, "auth", m.type);
           return;
         }
-        this.relayedInput = input.relayed === true;
-        try {
-          return await this.dispatch(m, out);
-        } finally {
-          this.relayedInput = false;
-        }
+        return this.dispatch(m, out, input.relayed === true);
       }
     }
   }
 
-  /** Handle an authenticated message. */
-  async dispatch(m: PbftMessage, out: Outbox): Promise<void> {
+  /**
+   * Handle an authenticated message. `relayed` (ReplicaInput): this copy is not its author's
+   * own broadcast, so a duplicate of it earns the author no help.
+   */
+  async dispatch(m: PbftMessage, out: Outbox, relayed = false): Promise<void> {
     switch (m.type) {
       case "request":
-        return this.onRequest(m.vote, m.replica, out);
+        return this.onRequest(m.vote, m.replica, out, relayed);
       case "pre-prepare":
-        return this.onPrePrepare(m, out);
+        return this.onPrePrepare(m, out, relayed);
       case "prepare":
-        return this.onPrepare(m, out);
+        return this.onPrepare(m, out, relayed);
       case "commit":
-        return this.onCommit(m, out);
+        return this.onCommit(m, out, relayed);
       case "checkpoint":
         return this.onCheckpoint(m, out);
       case "view-change":
         return this.vc.onViewChange(m, out);
       case "new-view":
-        return this.vc.onNewView(m, out);
+        return this.vc.onNewView(m, out, relayed);
     }
   }
 
@@ -205,7 +201,7 @@ export class Replica {
     await this.tryPropose(out, false);
   }
 
-  private async onRequest(vote: Vote, from: number, out: Outbox): Promise<void> {
+  private async onRequest(vote: Vote, from: number, out: Outbox, relayed: boolean): Promise<void> {
     if (!this.cfg.validateRequest(vote)) {
       out.reject(from, "invalid-request", "request");
       return;
@@ -214,7 +210,7 @@ export class Replica {
     const executedSeq = this.s.executedAt.get(d);
     if (executedSeq !== undefined) {
       // A retransmitted request we already executed: the sender lags, show it the decision.
-      if (!this.relayedInput) this.helpLaggard(from, executedSeq, out);
+      if (!relayed) this.helpLaggard(from, executedSeq, out);
       return;
     }
     if (this.s.executedVotes.has(d)) {
@@ -268,7 +264,7 @@ export class Replica {
 
   // ---- normal case ----
 
-  private async onPrePrepare(pp: PrePrepareMsg, out: Outbox): Promise<void> {
+  private async onPrePrepare(pp: PrePrepareMsg, out: Outbox, relayed: boolean): Promise<void> {
     const s = this.s;
     if (pp.view < s.view) {
       this.vc.helpOldView(pp.replica, pp.view, out);
@@ -278,11 +274,11 @@ export class Replica {
     if (pp.replica !== primaryOf(s.view, this.cfg.n)) return out.reject(pp.replica, "not-primary", pp.type);
     if (!this.inWindow(pp.seq)) return pp.seq > s.stableSeq ? out.reject(pp.replica, "out-of-window", pp.type) : undefined;
     if (pp.digest !== batchDigest(pp.batch)) return out.reject(pp.replica, "bad-digest", pp.type);
-    await this.acceptPrePrepare(pp, out);
+    await this.acceptPrePrepare(pp, out, relayed);
   }
 
   /** Backup accepts a pre-prepare of the current view (from the primary or a new-view message). */
-  async acceptPrePrepare(pp: PrePrepareMsg, out: Outbox): Promise<void> {
+  async acceptPrePrepare(pp: PrePrepareMsg, out: Outbox, relayed: boolean): Promise<void> {
     const s = this.s;
     const key = slotKey(pp.view, pp.seq);
     const slot = getSlot(s, pp.view, pp.seq);
@@ -294,7 +290,7 @@ export class Replica {
     const sent = s.sentPrepare.get(key);
     if (sent !== undefined && sent !== pp.digest) return out.reject(pp.replica, "conflicting-pre-prepare", pp.type);
     if (slot.prePrepare && (sent !== undefined || pp.replica === this.id)) {
-      if (slot.phase === SlotPhase.Committed && !this.relayedInput) this.helpLaggard(pp.replica, pp.seq, out);
+      if (slot.phase === SlotPhase.Committed && !relayed) this.helpLaggard(pp.replica, pp.seq, out);
       return;
     }
     if (!pp.batch.every((v) => this.cfg.validateRequest(v))) return out.reject(pp.replica, "invalid-request", pp.type);
@@ -319,7 +315,7 @@ export class Replica {
     await this.checkPrepared(slot, out);
   }
 
-  private async onPrepare(p: PrepareMsg, out: Outbox): Promise<void> {
+  private async onPrepare(p: PrepareMsg, out: Outbox, relayed: boolean): Promise<void> {
     const s = this.s;
     if (p.view < s.view) return this.vc.helpOldView(p.replica, p.view, out);
     if (p.view > s.view || s.mode !== ReplicaMode.Normal) return this.bufferFuture(p);
@@ -327,13 +323,13 @@ export class Replica {
     if (!this.inWindow(p.seq)) return;
     const slot = getSlot(s, p.view, p.seq);
     if (!slot.prepares.add(p.digest, p.replica, p)) {
-      if (slot.phase === SlotPhase.Committed && !this.relayedInput) this.helpLaggard(p.replica, p.seq, out);
+      if (slot.phase === SlotPhase.Committed && !relayed) this.helpLaggard(p.replica, p.seq, out);
       return;
     }
     await this.checkPrepared(slot, out);
   }
 
-  private async onCommit(c: CommitMsg, out: Outbox): Promise<void> {
+  private async onCommit(c: CommitMsg, out: Outbox, relayed: boolean): Promise<void> {
     const s = this.s;
     if (c.view < s.view) {
       this.vc.helpOldView(c.replica, c.view, out);
@@ -343,7 +339,7 @@ export class Replica {
     if (!this.inWindow(c.seq)) return;
     const slot = getSlot(s, c.view, c.seq);
     if (slot.commits.has(c.digest, c.replica) || slot.early.has(c.replica)) {
-      if (slot.phase === SlotPhase.Committed && !this.relayedInput) this.helpLaggard(c.replica, c.seq, out);
+      if (slot.phase === SlotPhase.Committed && !relayed) this.helpLaggard(c.replica, c.seq, out);
       return;
     }
     if (!slot.prePrepare) {

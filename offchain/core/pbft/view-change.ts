@@ -126,14 +126,14 @@ export class ViewChanges {
     await this.install(nv, plan, out);
   }
 
-  async onNewView(nv: NewViewMsg, out: Outbox): Promise<void> {
+  async onNewView(nv: NewViewMsg, out: Outbox, relayed = false): Promise<void> {
     const r = this.r;
     const s = r.s;
     if (nv.view < s.view || (nv.view === s.view && s.mode === ReplicaMode.Normal)) return;
     if (nv.replica !== primaryOf(nv.view, r.cfg.n)) return out.reject(nv.replica, "not-primary", nv.type);
     const plan = await this.checkNewView(nv);
     if (!plan) return out.reject(nv.replica, "bad-proof", nv.type);
-    await this.install(nv, plan, out);
+    await this.install(nv, plan, out, relayed);
   }
 
   /** Recompute the new primary's choice from the view changes it cites; any difference is a lie. */
@@ -159,7 +159,7 @@ export class ViewChanges {
     return plan;
   }
 
-  private async install(nv: NewViewMsg, plan: NewViewPlan, out: Outbox): Promise<void> {
+  private async install(nv: NewViewMsg, plan: NewViewPlan, out: Outbox, relayed = false): Promise<void> {
     const r = this.r;
     const s = r.s;
     if (s.mode === ReplicaMode.ViewChange) out.cancelTimer({ kind: "view-change", view: s.view });
@@ -195,7 +195,7 @@ export class ViewChanges {
       out.broadcast(nv);
     }
     out.push({ type: "new-view-installed", view: nv.view, primary: primaryOf(nv.view, r.cfg.n) });
-    if (!primary) for (const pp of nv.prePrepares) if (pp.seq > s.stableSeq) await r.acceptPrePrepare(pp, out);
+    if (!primary) for (const pp of nv.prePrepares) if (pp.seq > s.stableSeq) await r.acceptPrePrepare(pp, out, relayed);
     const buffered = s.future;
     s.future = [];
     for (const m of buffered) await r.dispatch(m, out);

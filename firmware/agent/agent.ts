@@ -127,12 +127,21 @@ export class Agent {
 
   /** One request frame in, one response out; `binding` is the channel's handshake hash. */
   async handle(frame: Uint8Array, binding: Uint8Array): Promise<AgentResponse> {
-    let req: AgentRequest;
+    const parsed = this.parse(frame);
+    return "reply" in parsed ? parsed.reply : this.respond(parsed.request, binding);
+  }
+
+  /** One request frame checked against the schema, or the error reply it gets (never throws). */
+  parse(frame: Uint8Array): { request: AgentRequest } | { reply: AgentResponse } {
     try {
-      req = parseRequest(frame);
+      return { request: parseRequest(frame) };
     } catch (e) {
-      return errorReply(peekId(frame), e);
+      return { reply: errorReply(peekId(frame), e) };
     }
+  }
+
+  /** The reply to a parsed request (never throws: failures are error replies). */
+  async respond(req: AgentRequest, binding: Uint8Array): Promise<AgentResponse> {
     try {
       return await this.dispatch(req, binding);
     } catch (e) {

@@ -6,7 +6,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { SecureChannel, type RekeyPolicy } from "../../offchain/attest/bridge/channel.js";
-import { peekType } from "../../offchain/attest/bridge/messages.js";
+import type { AgentResponse } from "../../offchain/attest/bridge/messages.js";
 import type { StaticKeyPair } from "../../offchain/attest/bridge/noise.js";
 import type { Agent } from "./agent.js";
 import { AgentError } from "./errors.js";
@@ -50,20 +50,25 @@ export class AgentServer {
         (ch) => {
           self?.channels.add(ch);
           let tail = Promise.resolve();
-          const answer = async (frame: Uint8Array): Promise<void> => {
-            const reply = await opts.agent.handle(frame, ch.handshakeHash);
+          const send = (reply: AgentResponse): void => {
             if (!ch.isClosed) ch.send(Buffer.from(JSON.stringify(reply), "utf8"));
           };
           ch.onMessage((frame) => {
+            const parsed = opts.agent.parse(frame);
+            if ("reply" in parsed) {
+              tail = tail.then(() => send(parsed.reply));
+              return;
+            }
+            const answer = (): Promise<void> => opts.agent.respond(parsed.request, ch.handshakeHash).then(send);
             // A task run takes up to its time limit and uses no TPM: it runs beside the
             // queue, so quotes (attestation rounds) never wait for it. Everything else is
             // serialised per connection (one TPM, replies in request order); the client
             // matches replies by id either way.
-            if (peekType(frame) === "task-run") {
-              void answer(frame);
+            if (parsed.request.type === "task-run") {
+              void answer();
               return;
             }
-            tail = tail.then(() => answer(frame));
+            tail = tail.then(answer);
           });
           ch.onClose((e) => {
             self?.channels.delete(ch);

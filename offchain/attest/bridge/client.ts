@@ -131,7 +131,11 @@ export class AgentClient {
   }
 
   private static unwrap<T extends AgentResponse["type"]>(r: AgentResponse, type: T): Extract<AgentResponse, { type: T }> {
-    if (r.type === "error") throw new BridgeError("AGENT_ERROR", `agent: ${r.message}`, { metaMessages: [`code: ${r.code}`], details: r.code });
+    if (r.type === "error") {
+      const err = new BridgeError("AGENT_ERROR", `agent: ${r.message}`, { metaMessages: [`code: ${r.code}`], details: r.code });
+      // A task run's failure carries the sandbox's own reason (TIMEOUT, MEMORY, THROW, ...).
+      throw r.reason === undefined ? err : Object.assign(err, { reason: r.reason });
+    }
     if (r.type !== type) throw new BridgeError("MESSAGE_INVALID", `expected a ${type} reply, got ${r.type}`);
     return r as Extract<AgentResponse, { type: T }>;
   }
@@ -162,12 +166,7 @@ export class AgentClient {
    * `details` is the agent's code (TASK_RUN, TASK_INPUT, ...) and `reason` the sandbox's.
    */
   async runTask(req: TaskRunRequest, graceMs = 10_000): Promise<Extract<AgentResponse, { type: "task-result" }>> {
-    const r = await this.request({ type: "task-run", ...req }, req.limits.timeMs + graceMs);
-    if (r.type === "error") {
-      const err = new BridgeError("AGENT_ERROR", `agent: ${r.message}`, { metaMessages: [`code: ${r.code}`], details: r.code });
-      throw Object.assign(err, { reason: r.reason });
-    }
-    return AgentClient.unwrap(r, "task-result");
+    return AgentClient.unwrap(await this.request({ type: "task-run", ...req }, req.limits.timeMs + graceMs), "task-result");
   }
 
   async wipeScratch(): Promise<Extract<AgentResponse, { type: "scratch-wiped" }>> {

@@ -203,13 +203,17 @@ export function parseRequest(frame: Uint8Array): AgentRequest {
     }
     case "task-prepare":
       onlyKeys(o, ["v", "id", "type", "taskId"]);
-      if (typeof o.taskId !== "string" || !DECIMAL.test(o.taskId)) bad("taskId must be a decimal string");
-      return { ...base, type: "task-prepare", taskId: o.taskId };
+      return { ...base, type: "task-prepare", taskId: taskIdOf(o) };
     case "task-run":
       return { ...base, type: "task-run", ...parseTaskRun(o) };
     default:
       bad(`unknown request type ${JSON.stringify(o.type)}`);
   }
+}
+
+function taskIdOf(o: Record<string, unknown>): string {
+  if (typeof o.taskId !== "string" || !DECIMAL.test(o.taskId)) bad("taskId must be a decimal string");
+  return o.taskId;
 }
 
 function positiveInt(x: unknown, what: string): number {
@@ -219,7 +223,7 @@ function positiveInt(x: unknown, what: string): number {
 
 function parseTaskRun(o: Record<string, unknown>): TaskRunRequest {
   onlyKeys(o, ["v", "id", "type", "taskId", "taskKey", "grant", "source", "entry", "inputs", "recipients", "limits", "nowMs"]);
-  if (typeof o.taskId !== "string" || !DECIMAL.test(o.taskId)) bad("taskId must be a decimal string");
+  const taskId = taskIdOf(o);
   if (typeof o.taskKey !== "string" || !KEY_HEX.test(o.taskKey)) bad("taskKey must be 32 bytes of hex");
   if (typeof o.grant !== "string" || o.grant.length === 0 || o.grant.length > 4096 || !B64.test(o.grant)) bad("grant must be base64 (<= 4 KiB)");
   if (typeof o.source !== "string" || o.source.length === 0 || Buffer.byteLength(o.source) > MAX_TASK_SOURCE_BYTES) bad(`source must be 1..${MAX_TASK_SOURCE_BYTES} bytes`);
@@ -241,7 +245,7 @@ function parseTaskRun(o: Record<string, unknown>): TaskRunRequest {
   onlyKeys(l, ["timeMs", "memoryBytes", "maxOutputBytes"]);
   const limits = { timeMs: positiveInt(l.timeMs, "limits.timeMs"), memoryBytes: positiveInt(l.memoryBytes, "limits.memoryBytes"), maxOutputBytes: positiveInt(l.maxOutputBytes, "limits.maxOutputBytes") };
   if (!Number.isSafeInteger(o.nowMs) || (o.nowMs as number) < 0) bad("nowMs must be a non-negative integer");
-  return { taskId: o.taskId, taskKey: o.taskKey, grant: o.grant, source: o.source, entry: o.entry, inputs, recipients, limits, nowMs: o.nowMs as number };
+  return { taskId, taskKey: o.taskKey, grant: o.grant, source: o.source, entry: o.entry, inputs, recipients, limits, nowMs: o.nowMs as number };
 }
 
 /** The request id if one can be read from a bad frame (so the error reply can echo it). */
@@ -251,16 +255,6 @@ export function peekId(frame: Uint8Array): number {
     return Number.isSafeInteger(o.id) ? (o.id as number) : -1;
   } catch {
     return -1;
-  }
-}
-
-/** The request type if one can be read from a frame (the server runs task-run requests beside the others). */
-export function peekType(frame: Uint8Array): string | undefined {
-  try {
-    const o = JSON.parse(Buffer.from(frame).toString("utf8")) as { type?: unknown };
-    return typeof o.type === "string" ? o.type : undefined;
-  } catch {
-    return undefined;
   }
 }
 

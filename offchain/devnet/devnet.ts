@@ -360,7 +360,7 @@ export class Devnet {
       },
       p2p: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [] },
       onFailedVerdict: opts.onFailedVerdict,
-      actions: { reboot: () => machine.reboot() },
+      actions: { reboot: (bootNonce) => machine.reboot(bootNonce) },
       sandbox: scoringRuns,
       deferAttestation: true,
       ...(opts.onRoundTiming ? { onRoundTiming: (t: RoundTiming) => opts.onRoundTiming?.(i, t) } : {}),

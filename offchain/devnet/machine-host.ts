@@ -8,7 +8,7 @@
  * Protocol (IPC messages): { id, op, ... } in, { id, ok, result | error } out.
  *   start {index, dir, caDir, image, gatewayPublicKey}  -> { port, agentPublicKey }
  *   loadContainer {index, label, content}                -> {}
- *   reboot {index}                                        -> {}
+ *   reboot {index, bootNonce?}                            -> {}   (the nonce is random when absent)
  *   stop {index}                                          -> {}
  * Binary fields travel base64-encoded.
  */
@@ -32,7 +32,7 @@ export interface WireImage {
 export type HostRequest =
   | { id: number; op: "start"; index: number; dir: string; caDir: string; image: WireImage; gatewayPublicKey: string }
   | { id: number; op: "loadContainer"; index: number; label: string; content: string }
-  | { id: number; op: "reboot"; index: number }
+  | { id: number; op: "reboot"; index: number; bootNonce?: string }
   | { id: number; op: "stop"; index: number };
 
 export type HostReply = { id: number; ok: true; result: Record<string, unknown> } | { id: number; ok: false; error: string };
@@ -57,10 +57,11 @@ const machines = new Map<number, Running>();
 let sandboxPool: Promise<SandboxPool> | undefined;
 const sandbox = async (p: Parameters<SandboxPool["run"]>[0]) => (await (sandboxPool ??= SandboxPool.create({ size: 1 }))).run(p);
 
-function boot(dir: string, image: WireImage, tpm: Swtpm): Promise<Agent> {
+/** A measured boot; the gateway chooses the boot nonce (a post-run reboot's is bound to the task, core/boot-nonce.ts). */
+function boot(dir: string, image: WireImage, tpm: Swtpm, bootNonce: Uint8Array = randomBytes(16)): Promise<Agent> {
   const inputs: BootInputs = {
     bootImage: { label: image.bootImage.label, content: Buffer.from(image.bootImage.content, "base64") },
-    bootNonce: randomBytes(16),
+    bootNonce,
     kernelCmdline: image.kernelCmdline,
     containers: image.containers.map((c) => ({ label: c.label, content: Buffer.from(c.content, "base64") })),
   };
@@ -97,7 +98,7 @@ async function handle(req: HostRequest): Promise<Record<string, unknown>> {
       await m.server.close();
       await m.agent.stop();
       await m.tpm.restart();
-      m.agent = await boot(m.dir, m.image, m.tpm);
+      m.agent = await boot(m.dir, m.image, m.tpm, req.bootNonce === undefined ? undefined : Buffer.from(req.bootNonce, "base64"));
       m.server = await AgentServer.listen({ agent: m.agent, staticKey: m.agentKey, gatewayKeys: [m.gatewayKey], port });
       return {};
     }

@@ -132,9 +132,13 @@ export class Machine {
     await this.host.request({ op: "loadContainer", index: this.index, label, content: b64(content) });
   }
 
-  /** Power cycle: TPM reset, fresh boot measurements, same bridge port and keys. */
-  async reboot(): Promise<void> {
-    await this.host.request({ op: "reboot", index: this.index });
+  /**
+   * Power cycle: TPM reset, fresh boot measurements, same bridge port and keys. The boot
+   * nonce is the gateway's to choose (random when not given; after a task, the post-run
+   * nonce of core/boot-nonce.ts). Resolves once the agent listens again.
+   */
+  async reboot(bootNonce?: Uint8Array): Promise<void> {
+    await this.host.request({ op: "reboot", index: this.index, ...(bootNonce ? { bootNonce: b64(bootNonce) } : {}) });
   }
 
   async stop(): Promise<void> {

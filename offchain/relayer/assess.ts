@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { encodeAbiParameters, keccak256, type Hex } from "viem";
-import { appraise } from "../attest/appraise.js";
+import { appraise, type AppraiseResult } from "../attest/appraise.js";
 import { hasFailure, type Finding } from "../attest/errors.js";
 import { measuredDigests } from "../attest/eventlog/parse.js";
 import { quoteNonce, type SelectionJson } from "../attest/bridge/messages.js";
@@ -27,6 +27,7 @@ import type { FindingSeverity, ScoreInput } from "../../ipfs/scoring/contract.js
 /** PCRs the HPC agent measures into (firmware/agent/measure.ts). */
 export const BOOT_IMAGE_PCR = 9;
 export const CONTAINER_PCR = 10;
+export const BOOT_NONCE_PCR = 11;
 
 export interface AssessParameters {
   response: AttestResponsePayload;
@@ -42,10 +43,12 @@ export interface AssessParameters {
   previousClock?: ClockState;
   policy?: GoldenPolicy;
   /**
-   * A post-run round (ARCHITECTURE: attested before and after the run): the HPC's scratch
-   * area must be reported, and empty - the task's inputs and plaintext results wiped.
+   * A post-run round (ARCHITECTURE: attested before and after the run) judges the cleanup:
+   * the HPC's scratch area reported and empty, no task run still going, and a fresh boot -
+   * PCR 11's log must start with `bootNonce` (offchain/core/boot-nonce.ts), derived from
+   * the chain's record of the result submission.
    */
-  cleanup?: boolean;
+  postRun?: { bootNonce: Uint8Array };
 }
 
 export interface Assessment {
@@ -164,7 +167,10 @@ export async function assessResponse(p: AssessParameters): Promise<Assessment> {
     }
   }
 
-  if (p.cleanup) findings.push(...cleanupFindings(ev.scratch, ev.tasks));
+  if (p.postRun) {
+    findings.push(...cleanupFindings(ev.scratch, ev.tasks));
+    findings.push(...freshBootFindings(appraisal, p.postRun.bootNonce));
+  }
 
   const clock = appraisal.attest ? clockStateOf(appraisal.attest) : undefined;
   return { ok: !hasFailure(findings), findings, fingerprint, clock };
@@ -198,6 +204,38 @@ export function cleanupFindings(scratch: AttestResponsePayload["evidence"]["scra
     });
   }
   return findings;
+}
+
+/**
+ * The fresh boot a post-run attestation must show: the first measurement in PCR 11 since
+ * the TPM's last reset is the expected post-run boot nonce. PCR 11 is not resettable
+ * without a TPM reset, and the nonce commits to the block of the result submission, so the
+ * reset came after the run (offchain/core/boot-nonce.ts). Only a quoted PCR whose log
+ * replayed is evidence; the replay itself is judged by the appraisal.
+ */
+export function freshBootFindings(appraisal: Pick<AppraiseResult, "pcrs" | "eventLog">, bootNonce: Uint8Array): Finding[] {
+  const sha256 = hashAlgByName("sha256");
+  const expected = createHash("sha256").update(bootNonce).digest();
+  const quoted = appraisal.pcrs?.get(sha256)?.has(BOOT_NONCE_PCR) === true;
+  if (!quoted || !appraisal.eventLog) {
+    return [
+      {
+        code: "BOOT_NONCE_UNVERIFIED",
+        severity: "fatal",
+        message: `a post-run attestation must quote PCR ${BOOT_NONCE_PCR} (sha256) with its event log: the fresh boot cannot be checked`,
+      },
+    ];
+  }
+  const first = measuredDigests(appraisal.eventLog, sha256, BOOT_NONCE_PCR)[0];
+  if (first && first.equals(expected)) return [];
+  return [
+    {
+      code: "BOOT_NOT_FRESH",
+      severity: "fatal",
+      message: "the HPC was not rebooted after the task: PCR 11 does not start with the post-run boot nonce",
+      details: { expected: `0x${expected.toString("hex")}`, found: first ? `0x${first.toString("hex")}` : null },
+    },
+  ];
 }
 
 const SEVERITY: Record<Finding["severity"], FindingSeverity> = { fatal: "critical", error: "high", warning: "low", info: "info" };

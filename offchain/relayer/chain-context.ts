@@ -20,6 +20,8 @@ import {
   type Transport,
 } from "viem";
 import { TrustmeshError } from "../core/errors.js";
+import { postRunBootNonce } from "../core/boot-nonce.js";
+import { TASK_SUBMITTED } from "../task/types.js";
 import { chainFor } from "../chain/client.js";
 import {
   disputesAbi,
@@ -282,6 +284,22 @@ export class GatewayChain {
     const t = await this.publicClient.readContract({ address, abi: taskMarketAbi, functionName: "getTask", args: [taskId] });
     const status = Number(t.status);
     return status === 0 ? null : { status, executor: BigInt(t.executor) };
+  }
+
+  /**
+   * The boot nonce a post-run round of `node` for this task must show (core/boot-nonce.ts):
+   * derived from the block of the node's latest ResultSubmitted for the task. Null when the
+   * task is not awaiting that node's post-run attestation (no market, not Submitted, another
+   * executor, or no submission event).
+   */
+  async postRunBootNonce(taskId: bigint, node: bigint): Promise<Uint8Array | null> {
+    const address = this.addresses.taskMarket;
+    const state = await this.taskState(taskId);
+    if (!address || !state || state.status !== TASK_SUBMITTED || state.executor !== node) return null;
+    const logs = await this.publicClient.getContractEvents({ address, abi: taskMarketAbi, eventName: "ResultSubmitted", args: { taskId, node }, fromBlock: this.startBlock, strict: true });
+    const last = logs.at(-1);
+    if (!last?.blockHash) return null;
+    return postRunBootNonce({ chainId: this.chainId, taskMarket: address, taskId, submitBlockHash: last.blockHash });
   }
 
   /**

@@ -56,7 +56,11 @@ export interface GatewayRuntime {
   statusPort?: number;
   onFailedVerdict: FailedVerdictAction;
   /** What "reboot" and "stop-task" do on this machine (PXE power cycle, task runner...). */
-  actions?: { reboot?: () => Promise<void>; stopTask?: () => Promise<void> };
+  actions?: {
+    /** Power-cycles the HPC, booting it with this nonce (random when absent; a task's post-run boot passes core/boot-nonce.ts's). */
+    reboot?: (bootNonce?: Uint8Array) => Promise<void>;
+    stopTask?: () => Promise<void>;
+  };
   byzantine?: "equivocate";
   sandbox?: VerifierOptions["sandbox"];
   onRoundTiming?: VerifierOptions["onTiming"];

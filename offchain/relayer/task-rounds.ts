@@ -21,10 +21,8 @@ import type { EpochInfo, GatewayChain } from "./chain-context.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { decodeRoundPayload, encodeRoundPayload } from "./round-messages.js";
+import { TASK_OPEN, TASK_SUBMITTED } from "../task/types.js";
 
-/** TaskMarket.TaskStatus values the rounds care about. */
-const TASK_OPEN = 1;
-const TASK_SUBMITTED = 2;
 /** How often this node's status is checked for its task topic membership. */
 const TOPIC_CHECK_MS = 1_000;
 /** How far a request's start may be from this gateway's clock. */

@@ -402,12 +402,21 @@ export class VerifierService {
       return { kind: "abstained", reason: got.reason };
     }
     const response = got.r;
-    const [targetNode, scoringContext, approvedImages, policyCid] = await Promise.all([
+    const task = parseTaskRoundSequence(decodeRoundId(round).sequence);
+    const [targetNode, scoringContext, approvedImages, policyCid, postRunBootNonce] = await Promise.all([
       o.chain.node(target),
       o.chain.scoringContext(target, epoch.epoch),
       this.approvedImages(),
       o.chain.policyCid(epoch.epoch),
+      task?.phase === "post-run" ? o.chain.postRunBootNonce(task.taskId, target) : undefined,
     ]);
+    if (postRunBootNonce === null) {
+      // The task no longer awaits this node's post-run verdict (settled, refunded, replaced):
+      // there is no cleanup left to judge, and no boot nonce to judge it by.
+      log.info({ taskId: task?.taskId.toString() }, "post-run round of a task no longer awaiting it: abstaining");
+      await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "abandoned", updatedAt: Date.now() });
+      return { kind: "abstained", reason: "task not awaiting a post-run verdict" };
+    }
     const assessment = await assessResponse({
       response: response.payload,
       verifierNonce: nonce,
@@ -415,7 +424,7 @@ export class VerifierService {
       identityDigest: targetNode.identityDigest,
       tier: targetNode.tier,
       approvedImages,
-      cleanup: parseTaskRoundSequence(decodeRoundId(round).sequence)?.phase === "post-run",
+      ...(postRunBootNonce ? { postRun: { bootNonce: postRunBootNonce } } : {}),
       // No previous clock here: what each verifier remembers of the target's TPM clock
       // differs (who saw which earlier quote), and the score must be computed from inputs
       // every committee member shares. The clock is checked below as a local veto instead.

@@ -20,7 +20,7 @@ import { permitTypedData, permitVrs } from "../chain/permit.js";
 import { hexToBytes } from "../core/vrf/index.js";
 import { decodeRoundId, parseTaskRoundSequence } from "../core/protocol.js";
 import { TaskError } from "./errors.js";
-import { TASK_SUBMITTED, type ExecutorChainView, type NodeFacts, type ResultSubmission, type TaskRecord, type TaskSpec, type VerdictFacts } from "./types.js";
+import { TASK_SUBMITTED, type ExecutorChainView, type NodeFacts, type ResultSubmission, type SubmittedTx, type TaskRecord, type TaskSpec, type VerdictFacts } from "./types.js";
 
 export interface TaskMarketAddresses {
   TaskMarket: Address;
@@ -90,6 +90,10 @@ export class TaskMarketChain implements ExecutorChainView {
 
   get address(): Address {
     return this.o.contracts.TaskMarket;
+  }
+
+  get chainId(): number {
+    return this.o.chainId;
   }
 
   async nextTaskId(): Promise<bigint> {
@@ -185,8 +189,9 @@ export class TaskMarketChain implements ExecutorChainView {
     return { taskId: result as bigint, txHash };
   }
 
-  async submitResult(x: ResultSubmission): Promise<Hex> {
-    return (await this.write("submitResult", [x.taskId, x.nodeId, [...x.proof], [...x.uPoint], [...x.vComponents], x.resultCid, x.resultCommitment])).txHash;
+  async submitResult(x: ResultSubmission): Promise<SubmittedTx> {
+    const { txHash, blockHash } = await this.write("submitResult", [x.taskId, x.nodeId, [...x.proof], [...x.uPoint], [...x.vComponents], x.resultCid, x.resultCommitment]);
+    return { txHash, blockHash };
   }
 
   /**
@@ -286,7 +291,7 @@ export class TaskMarketChain implements ExecutorChainView {
     }
   }
 
-  private async write(functionName: string, args: readonly unknown[]): Promise<{ result: unknown; txHash: Hex }> {
+  private async write(functionName: string, args: readonly unknown[]): Promise<{ result: unknown; txHash: Hex; blockHash: Hex }> {
     const account = this.requireAccount();
     try {
       const { request, result } = await this.o.publicClient.simulateContract({ account, address: this.address, abi: taskMarketAbi as never, functionName, args } as never);
@@ -294,7 +299,7 @@ export class TaskMarketChain implements ExecutorChainView {
       const txHash = await wallet.writeContract(request as never);
       const receipt = await this.o.publicClient.waitForTransactionReceipt({ hash: txHash, pollingInterval: 50 });
       if (receipt.status !== "success") throw new TaskError("TASK_CHAIN", `${functionName} reverted (tx ${txHash})`);
-      return { result, txHash };
+      return { result, txHash, blockHash: receipt.blockHash };
     } catch (cause) {
       if (cause instanceof TaskError) throw cause;
       throw new TaskError("TASK_CHAIN", `${functionName} failed: ${revertName(cause)}`, { cause });

@@ -52,7 +52,18 @@ export class TaskWorld {
   ) {}
 
   /** The HPC task hosts (bridge connections), closed on stop. */
-  private readonly hosts: Array<{ close(): void }> = [];
+  private readonly hosts = new Map<bigint, { close(): void }>();
+
+  /**
+   * How a node's gateway power-cycles its HPC after a task, before the post-run round
+   * (docs/task-protocol.md 5.1): a PXE boot with the post-run boot nonce. Replaceable, so a
+   * test can show what the post-run round does to an executor that skips it.
+   */
+  postRunReboot = async (node: DevnetNode, bootNonce: Uint8Array): Promise<void> => {
+    // The bridge connection dies with the HPC; the next task opens a new one.
+    this.hosts.get(node.nodeId)?.close();
+    await node.machine.reboot(bootNonce);
+  };
 
   static async attach(net: Devnet, o: TaskWorldOptions = {}): Promise<TaskWorld> {
     const addresses = taskMarketAddresses(net);
@@ -73,7 +84,7 @@ export class TaskWorld {
       const host = hpcTaskHost(() =>
         AgentClient.connect({ port: machine.port, staticKey: machine.gatewayKey, agentKey: machine.agentKey.publicKey, requestTimeoutMs: 30_000 }),
       );
-      world.hosts.push(host);
+      world.hosts.set(node.nodeId, host);
       const executor = new TaskExecutor({
         nodeId: node.nodeId,
         vrfSecret: node.gateway.rt.vrfSecret,
@@ -86,6 +97,7 @@ export class TaskWorld {
         attestation: {
           request: (taskId, phase, attempt) => node.gateway.requestTaskRound(taskId, phase, attempt),
           postRunRecorded: (taskId) => nodeChain.hasPostRunVerdict(taskId),
+          rebootHpc: (bootNonce) => world.postRunReboot(node, bootNonce),
         },
         freshVerdictTimeoutMs: 120_000,
         log: o.log,
@@ -119,7 +131,7 @@ export class TaskWorld {
     this.unwatch = undefined;
     this.broker.stop();
     await Promise.all([...this.executors.values()].map((e) => e.service.stop()));
-    for (const h of this.hosts) h.close();
+    for (const h of this.hosts.values()) h.close();
   }
 
   /** True when every node answered the task and none is still working on it or won it. */

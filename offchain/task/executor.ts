@@ -14,6 +14,7 @@
 import type { Hex, LocalAccount } from "viem";
 import { keyToHex } from "../capsule/keys.js";
 import { isTrustmeshError } from "../core/errors.js";
+import { postRunBootNonce } from "../core/boot-nonce.js";
 import { MAX_TASK_ROUND_ATTEMPTS, Verdict, type TaskRoundPhase } from "../core/protocol.js";
 import { bytesToHex, computeFastVerifyParams, proofToArray } from "../core/vrf/index.js";
 import type { ScratchState, TaskRunRequest } from "../attest/bridge/messages.js";
@@ -72,6 +73,12 @@ export interface ExecutorOptions {
   attestation?: {
     request: (taskId: bigint, phase: TaskRoundPhase, attempt: number) => Promise<unknown>;
     postRunRecorded: (taskId: bigint) => Promise<boolean>;
+    /**
+     * Power-cycles the HPC (the gateway's PXE boot) with this boot nonce, resolving once
+     * the agent answers again. Called after the result is on chain and before the post-run
+     * round, whose verifiers require PCR 11 to start with it (core/boot-nonce.ts).
+     */
+    rebootHpc: (bootNonce: Uint8Array) => Promise<void>;
     /** How long one attempt may take before the next is asked for (ms); default 6 s. */
     attemptMs?: number;
   };
@@ -221,7 +228,7 @@ export class TaskExecutor {
 
     const key = node.vrfPublicKey;
     const help = computeFastVerifyParams([key[0], key[1]], ticket.proof, executorAlpha(seed, taskId));
-    const txHash = await chain.submitResult({
+    const { txHash, blockHash } = await chain.submitResult({
       taskId,
       nodeId,
       proof: proofToArray(ticket.proof),
@@ -231,14 +238,33 @@ export class TaskExecutor {
       resultCommitment: result.commitment,
     });
     mark("submitted");
-    // The post-run round: the verdict that settles the task, with the cleanup judged.
-    if (this.o.attestation) {
-      const post = this.o.attestation;
-      void this.attestNow(taskId, "post-run", () => post.postRunRecorded(taskId)).then((ok) => {
-        if (!ok && !this.stopped) this.o.log?.("no post-run verdict after every task round attempt: the task can only be refunded after its deadline", { taskId: taskId.toString() });
-      });
-    }
+    // The post-run round: the verdict that settles the task, with the cleanup judged. It
+    // needs a fresh boot first, with the nonce bound to the submission's block.
+    if (this.o.attestation) void this.attestAfterRun(taskId, blockHash);
     return { kind: "submitted", resultCid: result.cid, resultCommitment: result.commitment, txHash, vrfOutput: bytesToHex(ticket.output) as Hex, scratch, timings };
+  }
+
+  /**
+   * Reboots the HPC with the post-run boot nonce, then asks for the post-run round. A
+   * reboot that fails asks for no round: without the fresh boot the verdict could only be
+   * Untrusted, and the task is refunded after its deadline instead (any node may still ask).
+   */
+  private async attestAfterRun(taskId: bigint, submitBlockHash: Hex): Promise<void> {
+    const post = this.o.attestation;
+    if (!post) return;
+    const log = this.o.log ?? (() => undefined);
+    const fields = { taskId: taskId.toString(), node: this.o.nodeId.toString() };
+    try {
+      const t0 = performance.now();
+      await post.rebootHpc(postRunBootNonce({ chainId: this.o.chain.chainId, taskMarket: this.o.chain.address, taskId, submitBlockHash }));
+      log("HPC rebooted for the post-run round", { ...fields, ms: Math.round(performance.now() - t0) });
+    } catch (e) {
+      log("HPC reboot after the task failed: no post-run round asked for", { ...fields, err: String((e as Error)?.message ?? e) });
+      return;
+    }
+    if (this.stopped) return;
+    const ok = await this.attestNow(taskId, "post-run", () => post.postRunRecorded(taskId));
+    if (!ok && !this.stopped) log("no post-run verdict after every task round attempt: the task can only be refunded after its deadline", fields);
   }
 
   /**

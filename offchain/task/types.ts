@@ -71,7 +71,16 @@ export interface ResultSubmission {
   resultCommitment: Hex;
 }
 
+/** A mined submission: the post-run boot nonce derives from its block (core/boot-nonce.ts). */
+export interface SubmittedTx {
+  txHash: Hex;
+  blockHash: Hex;
+}
+
 /** What an executor reads and writes. */
 export interface ExecutorChainView extends BrokerChainView {
-  submitResult(r: ResultSubmission): Promise<Hex>;
+  /** The chain's id and the TaskMarket's address: the post-run boot nonce names them. */
+  readonly chainId: number;
+  readonly address: Address;
+  submitResult(r: ResultSubmission): Promise<SubmittedTx>;
 }

@@ -11,10 +11,11 @@ import { Verdict } from "../../offchain/core/protocol.js";
 import { KeyBroker } from "../../offchain/task/broker.js";
 import { publishFunction } from "../../offchain/task/bundle.js";
 import { buildSpec, openResult, sealInput } from "../../offchain/task/client.js";
-import { TaskExecutor, type ExecutionOutcome } from "../../offchain/task/executor.js";
+import { TaskExecutor, type ExecutionOutcome, type ExecutorOptions } from "../../offchain/task/executor.js";
+import { postRunBootNonce } from "../../offchain/core/boot-nonce.js";
 import { inProcessTaskHost } from "../../offchain/task/hpc-host.js";
 import { TaskError, TaskRunError } from "../../offchain/task/errors.js";
-import { DOMAIN, MemoryChain, makeNode, tempStore, type TestNode } from "./fixtures.js";
+import { CHAIN_ID, DOMAIN, MARKET, MemoryChain, makeNode, tempStore, type TestNode } from "./fixtures.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -41,7 +42,7 @@ describe("TaskExecutor (real sandbox, store and broker; chain facts in memory)",
   }
 
   let nextTask = 1n;
-  async function world(source: string | Uint8Array, inputs: unknown[], o: { timeLimitMs?: number; memoryLimitMb?: number; hold?: boolean; tamperCommitment?: boolean } = {}): Promise<World & { taskId: bigint }> {
+  async function world(source: string | Uint8Array, inputs: unknown[], o: { timeLimitMs?: number; memoryLimitMb?: number; hold?: boolean; tamperCommitment?: boolean; attestation?: ExecutorOptions["attestation"]; log?: ExecutorOptions["log"] } = {}): Promise<World & { taskId: bigint }> {
     const taskId = nextTask++;
     const chain = new MemoryChain();
     const taskKey = generateCapsuleKeyPair();
@@ -78,7 +79,8 @@ describe("TaskExecutor (real sandbox, store and broker; chain facts in memory)",
       host: inProcessTaskHost({ scratchDir: scratch, sandbox: (p) => pool.run(p) }),
       freshVerdictTimeoutMs: 500,
       pollMs: 20,
-      log: () => undefined,
+      log: o.log ?? (() => undefined),
+      ...(o.attestation ? { attestation: o.attestation } : {}),
     });
     return { taskId, chain, broker, node, executor, scratch, recipients };
   }
@@ -177,6 +179,60 @@ describe("TaskExecutor (real sandbox, store and broker; chain facts in memory)",
     w.chain.nodes.set(3n, w.node.facts);
     w.chain.tasks.set(w.taskId, { ...w.chain.tasks.get(w.taskId)!, threshold: 0n });
     expect((await w.executor.execute(w.taskId)).kind).to.equal("not-candidate");
+  });
+
+  describe("after the result: a fresh boot, then the post-run round", () => {
+    const until = async (what: string, ok: () => boolean): Promise<void> => {
+      for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+      if (!ok()) expect.fail(`timed out waiting for ${what}`);
+    };
+
+    it("reboots the HPC with the boot nonce of the submission's block, and only then asks for the post-run round", async () => {
+      const steps: string[] = [];
+      const nonces: Uint8Array[] = [];
+      let recorded = false;
+      const w = await world("function run(i) { return 1; }", [1], {
+        attestation: {
+          request: async (taskId, phase, attempt) => {
+            steps.push(`request ${phase} ${attempt}`);
+            if (phase === "post-run") recorded = true;
+          },
+          postRunRecorded: async () => recorded,
+          rebootHpc: async (nonce) => {
+            steps.push("reboot");
+            nonces.push(nonce);
+          },
+          attemptMs: 200,
+        },
+      });
+      expect((await w.executor.execute(w.taskId)).kind).to.equal("submitted");
+      await until("the post-run request", () => steps.length === 2);
+      // The pre-run verdict was already on record: no pre-run round was asked for.
+      expect(steps).to.deep.equal(["reboot", "request post-run 0"]);
+      const want = postRunBootNonce({ chainId: CHAIN_ID, taskMarket: MARKET, taskId: w.taskId, submitBlockHash: `0x${"cd".repeat(32)}` });
+      expect(Buffer.from(nonces[0]!).toString("hex")).to.equal(Buffer.from(want).toString("hex"));
+    });
+
+    it("a reboot that fails asks for no post-run round (the verdict could only be Untrusted) and says so", async () => {
+      const steps: string[] = [];
+      const lines: string[] = [];
+      const w = await world("function run(i) { return 1; }", [1], {
+        attestation: {
+          request: async (_t, phase) => void steps.push(`request ${phase}`),
+          postRunRecorded: async () => false,
+          rebootHpc: async () => {
+            steps.push("reboot");
+            throw new Error("PXE server unreachable");
+          },
+          attemptMs: 50,
+        },
+        log: (line) => lines.push(line),
+      });
+      expect((await w.executor.execute(w.taskId)).kind).to.equal("submitted");
+      await until("the reboot failure", () => lines.some((l) => l.startsWith("HPC reboot after the task failed")));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(steps).to.deep.equal(["reboot"]);
+    });
   });
 
   it("an unknown task id is a typed failure, not a crash", async () => {

@@ -12,7 +12,7 @@ import { Verdict, NodeStatus } from "../../offchain/core/protocol.js";
 import { MAX_UINT256 } from "../../offchain/core/sortition.js";
 import { derivePublicKey, pointToArray } from "../../offchain/core/vrf/index.js";
 import { EmbeddedStore } from "../../ipfs/adapter/embedded.js";
-import type { ExecutorChainView, NodeFacts, ResultSubmission, TaskRecord, TaskSpec, VerdictFacts } from "../../offchain/task/types.js";
+import type { ExecutorChainView, NodeFacts, ResultSubmission, SubmittedTx, TaskRecord, TaskSpec, VerdictFacts } from "../../offchain/task/types.js";
 
 export const CHAIN_ID = 31337;
 export const MARKET = "0x00000000000000000000000000000000000000aa" as const;
@@ -35,6 +35,8 @@ export function makeNode(nodeId: bigint, over: Partial<NodeFacts> = {}): TestNod
 export const SEED = new Uint8Array(32).fill(7);
 
 export class MemoryChain implements ExecutorChainView {
+  readonly chainId = CHAIN_ID;
+  readonly address = MARKET;
   readonly tasks = new Map<bigint, TaskRecord>();
   readonly nodes = new Map<bigint, NodeFacts>();
   readonly verdicts = new Map<bigint, VerdictFacts>();
@@ -63,9 +65,9 @@ export class MemoryChain implements ExecutorChainView {
   async latestVerdict(nodeId: bigint) {
     return this.verdicts.get(nodeId) ?? null;
   }
-  async submitResult(r: ResultSubmission): Promise<Hex> {
+  async submitResult(r: ResultSubmission): Promise<SubmittedTx> {
     this.submitted.push(r);
-    return `0x${"ab".repeat(32)}`;
+    return { txHash: `0x${"ab".repeat(32)}`, blockHash: `0x${"cd".repeat(32)}` };
   }
 }
 

@@ -20,6 +20,10 @@ import { publishFunction } from "../../offchain/task/bundle.js";
 import { TaskWorld } from "../../offchain/task/devnet.js";
 import { postTask, runCapsuleTask } from "../../offchain/task/scenario.js";
 import { TASK_OPEN } from "../../offchain/task/types.js";
+import { nodeRegistryAbi } from "../../offchain/chain/artifacts.js";
+
+/** TaskMarket.TaskStatus.Failed: settled on an Untrusted post-run verdict. */
+const TASK_FAILED = 4;
 
 describe("task flow on a devnet (4 nodes)", function () {
   this.timeout(600_000);
@@ -88,5 +92,34 @@ describe("task flow on a devnet (4 nodes)", function () {
     for (const id of abandoned) await world.chain.refund(id);
     expect(await world.chain.balanceOf(world.creator.address)).to.equal(before + parseEther("10") * BigInt(abandoned.length));
     expect(await world.chain.escrowed()).to.equal(0n);
+  });
+
+  // Last: the executor ends slashed and banned.
+  it("an executor whose HPC is not rebooted after the run: the post-run round finds no fresh boot, settle slashes it and refunds A", async () => {
+    const skipped: bigint[] = [];
+    world.postRunReboot = async (node) => void skipped.push(node.nodeId);
+    const fn = cidToHex(await publishFunction(net.store, new TextEncoder().encode("function run(inputs) { return inputs[0].length; }")));
+    const payment = parseEther("4");
+    let taskId = 0n;
+    let executor: bigint | undefined;
+    for (let attempt = 0; attempt < 4 && executor === undefined; attempt++) {
+      taskId = await postTask(world, { functionCid: fn, inputs: [[1, 2, 3]], recipients: [generateCapsuleKeyPair().publicKey], timeLimitMs: 2_000, memoryLimitMb: 16, minTier: 0, payment, deadlineSeconds: 900n });
+      const id = taskId;
+      const seen = await net.waitFor("a result or nobody selected", async () => (await world.chain.result(id)) ?? (world.nobodySelected(id) ? "nobody" : undefined), 180_000);
+      if (seen === "nobody") abandoned.push(id);
+      else executor = seen.node;
+    }
+    if (executor === undefined) expect.fail("no node was selected for any of 4 tasks");
+    const stake = async () => (await net.publicClient.readContract({ address: net.deployment.contracts.NodeRegistry as `0x${string}`, abi: nodeRegistryAbi, functionName: "getNode", args: [executor] })).stake;
+    const stakeBefore = await stake();
+    const creatorBefore = await world.chain.balanceOf(world.creator.address);
+    await world.waitPostRunVerdict(taskId, 180_000);
+    expect(skipped).to.deep.equal([executor]);
+    await world.chain.settle(taskId);
+    expect((await world.chain.resultState(taskId)).status).to.equal(TASK_FAILED);
+    const stakeAfter = await stake();
+    expect(stakeAfter < stakeBefore, `stake ${stakeBefore} -> ${stakeAfter}`).to.equal(true);
+    const creatorAfter = await world.chain.balanceOf(world.creator.address);
+    expect(creatorAfter >= creatorBefore + payment, `A's balance ${creatorBefore} -> ${creatorAfter}`).to.equal(true);
   });
 });

@@ -30,7 +30,7 @@ import { EventLogWriter } from "./eventlog-writer.js";
 import { Measurer, measureBoot, PCR, type BootInputs } from "./measure.js";
 import { scratchState, wipeScratch } from "./scratch.js";
 import { TaskRunner } from "./tasks.js";
-import type { SandboxResult, SandboxRunParameters } from "../../offchain/sandbox/types.js";
+import type { SandboxResult, SandboxRunParameters } from "../../offchain/core/sandbox-types.js";
 import type { AgentDriver } from "./drivers/types.js";
 
 export interface AgentOptions {

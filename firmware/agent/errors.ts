@@ -14,7 +14,15 @@ export type AgentErrorCode =
   /** The agent's own state (keys, event log) is missing or inconsistent. */
   | "AGENT_STATE"
   /** The event log would not be well-formed (oversized event, unknown bank). */
-  | "EVENTLOG_WRITE";
+  | "EVENTLOG_WRITE"
+  /** A task run: no usable key (none prepared, grant does not open, not the chain's task key). */
+  | "TASK_NO_KEY"
+  /** A task run: an input capsule does not open, does not match its commitment, or is not JSON. */
+  | "TASK_INPUT"
+  /** A task run: the function failed in the sandbox (see TaskRunFailure's reason). */
+  | "TASK_RUN"
+  /** A task run: the result could not be encoded or sealed. */
+  | "TASK_RESULT";
 
 export class AgentError extends TrustmeshError {
   override name = "AgentError";
@@ -22,5 +30,17 @@ export class AgentError extends TrustmeshError {
 
   constructor(code: AgentErrorCode, shortMessage: string, options: TrustmeshErrorOptions = {}) {
     super(code, shortMessage, options);
+  }
+}
+
+/** A task function's failure in the sandbox, with the sandbox's own reason (TIMEOUT, MEMORY, THROW, ...). */
+export class TaskRunFailure extends AgentError {
+  override name = "TaskRunFailure";
+
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
+    super("TASK_RUN", `task function failed: ${reason}`, { metaMessages: [detail] });
   }
 }

@@ -16,12 +16,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ScratchState, TaskProcessState, TaskRunRequest } from "../../offchain/attest/bridge/messages.js";
-import { capsulePublicKey, generateCapsuleKeyPair, keyFromHex, keyToHex, type CapsuleKeyPair } from "../../offchain/capsule/keys.js";
-import { openCapsule, sealCapsule } from "../../offchain/capsule/seal.js";
-import type { SandboxResult, SandboxRunParameters } from "../../offchain/sandbox/types.js";
-import { decodeJsonPayload, encodeJsonPayload } from "../../offchain/task/bundle.js";
-import { TaskError, TaskRunError } from "../../offchain/task/errors.js";
-import { INPUT_ROLE, RESULT_ROLE, TASK_KEY_ROLE } from "../../offchain/task/roles.js";
+import { capsulePublicKey, generateCapsuleKeyPair, keyFromHex, keyToHex, type CapsuleKeyPair } from "../../offchain/core/capsule/keys.js";
+import { openCapsule, sealCapsule } from "../../offchain/core/capsule/seal.js";
+import type { SandboxResult, SandboxRunParameters } from "../../offchain/core/sandbox-types.js";
+import { decodeJsonPayload, encodeJsonPayload } from "../../offchain/core/capsule/payload.js";
+import { AgentError, TaskRunFailure } from "./errors.js";
+import { INPUT_ROLE, RESULT_ROLE, TASK_KEY_ROLE } from "../../offchain/core/capsule/roles.js";
 import { wipeScratch } from "./scratch.js";
 
 export interface TaskRunnerOptions {
@@ -70,25 +70,25 @@ export class TaskRunner {
     return { running: this.running, finished: this.finished };
   }
 
-  /** Runs one task; throws TaskError (TASK_NO_KEY, TASK_INPUT, TASK_RUN, ...). The scratch area is wiped either way. */
+  /** Runs one task; throws AgentError (TASK_NO_KEY, TASK_INPUT, TASK_RUN, TASK_RESULT). The scratch area is wiped either way. */
   async run(req: TaskRunRequest): Promise<TaskRunOutput> {
     const taskId = BigInt(req.taskId);
     const held = this.keys.get(req.taskId);
     // Used once (zeroed below): a second run of the same task needs a new claim and grant.
     this.keys.delete(req.taskId);
-    if (!held) throw new TaskError("TASK_NO_KEY", `no ephemeral key was prepared for task ${req.taskId} (or it expired)`);
+    if (!held) throw new AgentError("TASK_NO_KEY", `no ephemeral key was prepared for task ${req.taskId} (or it expired)`);
     this.running++;
     let taskKey: Uint8Array | undefined;
     try {
       try {
         taskKey = (await openCapsule(Buffer.from(req.grant, "base64"), held.pair.privateKey, { taskId, role: TASK_KEY_ROLE })).payload;
       } catch (cause) {
-        throw new TaskError("TASK_NO_KEY", "the task key grant does not open with this HPC's ephemeral key", { cause });
+        throw new AgentError("TASK_NO_KEY", "the task key grant does not open with this HPC's ephemeral key", { cause });
       } finally {
         held.pair.privateKey.fill(0);
       }
       if (taskKey.length !== 32 || keyToHex(capsulePublicKey(taskKey)) !== keyToHex(keyFromHex(req.taskKey))) {
-        throw new TaskError("TASK_NO_KEY", "the released key is not the task key named on chain");
+        throw new AgentError("TASK_NO_KEY", "the released key is not the task key named on chain");
       }
       const dir = join(this.o.scratchDir, `task-${req.taskId}`);
       await mkdir(dir, { recursive: true });
@@ -100,10 +100,20 @@ export class TaskRunner {
         limits: { timeMs: req.limits.timeMs, memoryBytes: req.limits.memoryBytes, maxOutputBytes: req.limits.maxOutputBytes },
         nowMs: req.nowMs,
       });
-      if (!run.ok) throw new TaskRunError(run.code, run.message);
-      const payload = encodeJsonPayload(run.value);
+      if (!run.ok) throw new TaskRunFailure(run.code, run.message);
+      let payload: Uint8Array;
+      try {
+        payload = encodeJsonPayload(run.value);
+      } catch (cause) {
+        throw new AgentError("TASK_RESULT", "the function's result is not JSON data", { cause });
+      }
       await writeFile(join(dir, "result.json"), payload);
-      const sealed = await sealCapsule({ payload, recipients: req.recipients.map((r) => keyFromHex(r)), taskId, role: RESULT_ROLE });
+      let sealed;
+      try {
+        sealed = await sealCapsule({ payload, recipients: req.recipients.map((r) => keyFromHex(r)), taskId, role: RESULT_ROLE });
+      } catch (cause) {
+        throw new AgentError("TASK_RESULT", "the result cannot be sealed to the task's recipients", { cause });
+      }
       const scratch = await wipeScratch(this.o.scratchDir);
       return { capsule: sealed.bytes, commitment: sealed.commitment, runMs: Math.round(run.stats.runMs), scratch };
     } catch (e) {
@@ -121,15 +131,19 @@ export class TaskRunner {
     try {
       const opened = await openCapsule(Buffer.from(input.capsule, "base64"), taskKey, { taskId, role: INPUT_ROLE });
       if (hex(opened.commitment) !== input.commitment.replace(/^0x/, "").toLowerCase()) {
-        throw new TaskError("TASK_INPUT", `input ${i}'s commitment differs from the one on chain`);
+        throw new AgentError("TASK_INPUT", `input ${i}'s commitment differs from the one on chain`);
       }
       payload = opened.payload;
     } catch (cause) {
-      if (cause instanceof TaskError) throw cause;
-      throw new TaskError("TASK_INPUT", `input capsule ${i} does not open with the task key`, { cause });
+      if (cause instanceof AgentError) throw cause;
+      throw new AgentError("TASK_INPUT", `input capsule ${i} does not open with the task key`, { cause });
     }
     await writeFile(join(dir, `input-${i}.json`), payload);
-    return decodeJsonPayload(payload);
+    try {
+      return decodeJsonPayload(payload);
+    } catch (cause) {
+      throw new AgentError("TASK_INPUT", `input capsule ${i} does not hold JSON`, { cause });
+    }
   }
 
   private forget(taskId: string): void {

@@ -5,9 +5,9 @@
 import type { CID } from "multiformats/cid";
 import type { ContentStore } from "../../ipfs/adapter/content-store.js";
 import { cidToHex } from "../../ipfs/adapter/cid.js";
-import { openCapsule, sealCapsule } from "./seal.js";
-import type { OpenedCapsule, SealParameters } from "./seal.js";
-import type { CapsuleContext } from "./format.js";
+import { openCapsule, sealCapsule } from "../core/capsule/seal.js";
+import type { OpenedCapsule, SealParameters } from "../core/capsule/seal.js";
+import type { CapsuleContext } from "../core/capsule/format.js";
 
 export interface CapsuleRecord {
   cid: CID;

@@ -56,7 +56,7 @@ import { parseSelectionStrings } from "../relayer/assess.js";
 import type { FailedVerdictAction } from "../relayer/config.js";
 import { Machine, MachineHost, type MachineImage } from "./machine.js";
 import { SandboxPool } from "../sandbox/pool.js";
-import type { SandboxResult, SandboxRunParameters } from "../sandbox/types.js";
+import type { SandboxResult, SandboxRunParameters } from "../core/sandbox-types.js";
 
 
 export const BOOT_IMAGE: MachineImage["bootImage"] = { label: "trustmesh-hpc-2026.11.efi", content: Buffer.from("trustmesh HPC boot image 2026.11 (kernel + initrd)") };

@@ -1,5 +1,5 @@
 import { TrustmeshError } from "../core/errors.js";
-import type { SandboxFailureCode, SandboxResult } from "./types.js";
+import type { SandboxFailureCode, SandboxResult } from "../core/sandbox-types.js";
 
 /** A sandbox failure as an exception, for callers that prefer throwing (see `unwrap`). */
 export class SandboxError extends TrustmeshError {

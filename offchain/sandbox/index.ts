@@ -4,4 +4,4 @@ export type { SandboxPoolOptions } from "./pool.js";
 export { runScoring, SCORING_LIMITS } from "./scoring.js";
 export type { RunScoringOptions } from "./scoring.js";
 export { SandboxError, unwrap } from "./errors.js";
-export type { SandboxFailureCode, SandboxLimits, SandboxResult, SandboxRunParameters, SandboxStats } from "./types.js";
+export type { SandboxFailureCode, SandboxLimits, SandboxResult, SandboxRunParameters, SandboxStats } from "../core/sandbox-types.js";

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type { WorkerOptions } from "node:worker_threads";
 import { SandboxError } from "./errors.js";
-import type { SandboxFailureCode, SandboxResult, SandboxRunParameters, SandboxStats } from "./types.js";
+import type { SandboxFailureCode, SandboxResult, SandboxRunParameters, SandboxStats } from "../core/sandbox-types.js";
 
 export const DEFAULT_NOW_MS = 1_704_067_200_000;
 export const DEFAULT_MAX_OUTPUT = 1 << 20;

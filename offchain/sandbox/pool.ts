@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import { failure, heapMbFor, prepareJob, quickjsModule, toResult, workerErrorAnswer, workerOptions, workerUrl } from "./job.js";
 import type { WorkerAnswer, WorkerJob } from "./job.js";
 import { runInSandbox } from "./run.js";
-import type { SandboxResult, SandboxRunParameters } from "./types.js";
+import type { SandboxResult, SandboxRunParameters } from "../core/sandbox-types.js";
 
 export interface SandboxPoolOptions {
   /** Workers kept ready; default 2. */

@@ -11,7 +11,7 @@
 import { Worker } from "node:worker_threads";
 import { failure, heapMbFor, prepareJob, quickjsModule, toResult, workerErrorAnswer, workerOptions, workerUrl } from "./job.js";
 import type { WorkerAnswer } from "./job.js";
-import type { SandboxResult, SandboxRunParameters } from "./types.js";
+import type { SandboxResult, SandboxRunParameters } from "../core/sandbox-types.js";
 
 export { DEFAULT_NOW_MS } from "./job.js";
 

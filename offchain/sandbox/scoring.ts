@@ -10,7 +10,7 @@ import { SCORING_ENTRY, scoreOutputProblem } from "../../ipfs/scoring/index.js";
 import type { ScoreInput, ScoreOutput } from "../../ipfs/scoring/index.js";
 import { SandboxError } from "./errors.js";
 import { runInSandbox } from "./run.js";
-import type { SandboxLimits, SandboxResult, SandboxRunParameters } from "./types.js";
+import type { SandboxLimits, SandboxResult, SandboxRunParameters } from "../core/sandbox-types.js";
 
 /** Generous for a pure scoring function; every verifier must use the same values. */
 export const SCORING_LIMITS: SandboxLimits = { timeMs: 1000, memoryBytes: 32 * 2 ** 20 };

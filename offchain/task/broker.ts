@@ -5,16 +5,16 @@
  * first valid claim). Invalid claims are refused at once with a typed reason; valid ones
  * that lose get "not-chosen". One bad claim never disturbs the others.
  */
-import { sealCapsule } from "../capsule/seal.js";
-import { keyFromHex } from "../capsule/keys.js";
+import { sealCapsule } from "../core/capsule/seal.js";
+import { keyFromHex } from "../core/capsule/keys.js";
 import { keyClaimSigner, type ClaimDomain, type KeyClaim } from "./claim.js";
 import { ClaimRejectedError } from "./errors.js";
 import { judgeClaim } from "./rules.js";
 import type { BrokerChainView } from "./types.js";
 
 /** The role a released task key is sealed under (capsule associated data). */
-export { TASK_KEY_ROLE } from "./roles.js";
-import { TASK_KEY_ROLE } from "./roles.js";
+export { TASK_KEY_ROLE } from "../core/capsule/roles.js";
+import { TASK_KEY_ROLE } from "../core/capsule/roles.js";
 
 export interface KeyGrant {
   taskId: bigint;

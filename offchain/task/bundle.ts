@@ -5,6 +5,7 @@
  */
 import type { CID } from "multiformats/cid";
 import type { ContentStore } from "../../ipfs/adapter/content-store.js";
+import { decodeJsonPayload as decodeJson, encodeJsonPayload as encodeJson } from "../core/capsule/payload.js";
 import { TaskError } from "./errors.js";
 
 /** The entry function every task source defines. */
@@ -53,17 +54,19 @@ export async function loadFunction(store: ContentStore, cid: CID, signal?: Abort
   return parseBundle(bytes);
 }
 
-/** A JSON value as capsule payload bytes. */
+/** A JSON value as input capsule payload bytes; throws TASK_INPUT for what JSON cannot hold. */
 export function encodeJsonPayload(value: unknown): Uint8Array {
-  const text = JSON.stringify(value);
-  if (text === undefined) throw new TaskError("TASK_INPUT", "payload is not JSON data");
-  return new TextEncoder().encode(text);
+  try {
+    return encodeJson(value);
+  } catch (cause) {
+    throw new TaskError("TASK_INPUT", "payload is not JSON data", { cause });
+  }
 }
 
 /** Capsule payload bytes as a JSON value; throws `code` when they are not UTF-8 JSON. */
 export function decodeJsonPayload(bytes: Uint8Array, code: "TASK_INPUT" | "TASK_RESULT" = "TASK_INPUT"): unknown {
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    return decodeJson(bytes);
   } catch (cause) {
     throw new TaskError(code, "capsule payload is not UTF-8 JSON", { cause });
   }

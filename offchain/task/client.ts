@@ -5,8 +5,8 @@
  * from the content store.
  */
 import type { Hex } from "viem";
-import { generateCapsuleKeyPair, keyToHex, type CapsuleKeyPair } from "../capsule/keys.js";
-import { openCapsule } from "../capsule/seal.js";
+import { generateCapsuleKeyPair, keyToHex, type CapsuleKeyPair } from "../core/capsule/keys.js";
+import { openCapsule } from "../core/capsule/seal.js";
 import { sealToStore, type CapsuleRecord } from "../capsule/store.js";
 import type { ContentStore } from "../../ipfs/adapter/content-store.js";
 import { hexToCid } from "../../ipfs/adapter/cid.js";

@@ -12,7 +12,7 @@
  * and wipes its scratch area. The gateway side holds only public and sealed material.
  */
 import type { Hex, LocalAccount } from "viem";
-import { keyToHex } from "../capsule/keys.js";
+import { keyToHex } from "../core/capsule/keys.js";
 import { isTrustmeshError } from "../core/errors.js";
 import { postRunBootNonce } from "../core/boot-nonce.js";
 import { MAX_TASK_ROUND_ATTEMPTS, Verdict, type TaskRoundPhase } from "../core/protocol.js";
@@ -27,7 +27,7 @@ import { ClaimRejectedError, TaskError } from "./errors.js";
 import { drawExecutorTicket, executorAlpha, standingProblem } from "./selection.js";
 import { TASK_OPEN, type ExecutorChainView, type TaskRecord } from "./types.js";
 
-export { INPUT_ROLE, RESULT_ROLE } from "./roles.js";
+export { INPUT_ROLE, RESULT_ROLE } from "../core/capsule/roles.js";
 /**
  * Result capsules may be large (a list of names); the sandbox's 1 MiB default is too tight,
  * and the result travels back in one bridge frame (1 MiB, with base64 and sealing around it).

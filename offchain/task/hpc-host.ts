@@ -8,18 +8,23 @@
  */
 import type { AgentClient } from "../attest/bridge/client.js";
 import { isTrustmeshError } from "../core/errors.js";
-import type { SandboxResult, SandboxRunParameters } from "../sandbox/types.js";
+import type { SandboxResult, SandboxRunParameters } from "../core/sandbox-types.js";
 import { TaskRunner } from "../../firmware/agent/tasks.js";
 import { wipeScratch } from "../../firmware/agent/scratch.js";
+import { AgentError } from "../../firmware/agent/errors.js";
 import { TaskError, TaskRunError, type TaskErrorCode } from "./errors.js";
 import type { TaskHost } from "./executor.js";
 
-const AGENT_TASK_CODES: ReadonlySet<string> = new Set<TaskErrorCode>(["TASK_NO_KEY", "TASK_INPUT", "TASK_RESULT", "TASK_BUNDLE"]);
+const AGENT_TASK_CODES: ReadonlySet<string> = new Set<TaskErrorCode>(["TASK_NO_KEY", "TASK_INPUT", "TASK_RESULT"]);
 
-/** An agent's error reply as the executor's typed error (the sandbox's reason kept for TASK_RUN). */
+/**
+ * The agent's failure as the executor's typed error (the sandbox's reason kept for
+ * TASK_RUN): over the bridge an error reply, whose `details` is the agent's code; in
+ * process the agent's own AgentError.
+ */
 function fromAgent(e: unknown): TaskError {
   if (e instanceof TaskError) return e;
-  const code = isTrustmeshError(e) ? (e as { details?: unknown }).details : undefined;
+  const code = e instanceof AgentError ? e.code : isTrustmeshError(e) ? (e as { details?: unknown }).details : undefined;
   const message = isTrustmeshError(e) ? e.shortMessage : String((e as Error)?.message ?? e);
   if (code === "TASK_RUN") return new TaskRunError(String((e as { reason?: unknown }).reason ?? "CRASH"), message);
   if (typeof code === "string" && AGENT_TASK_CODES.has(code)) return new TaskError(code as TaskErrorCode, message, { cause: e });
@@ -65,12 +70,12 @@ export function hpcTaskHost(connect: () => Promise<AgentClient>): TaskHost & { c
   };
 }
 
-/** The agent's TaskRunner in this process (tests): same checks, same sandbox, no bridge. */
+/** The agent's TaskRunner in this process (tests): same checks, same sandbox, same errors, no bridge. */
 export function inProcessTaskHost(o: { scratchDir: string; sandbox: (p: SandboxRunParameters) => Promise<SandboxResult<unknown>> }): TaskHost {
   const runner = new TaskRunner(o);
   return {
     prepare: async (taskId) => runner.prepare(taskId),
-    run: async (req) => runner.run(req),
+    run: (req) => runner.run(req).catch((e: unknown) => Promise.reject(fromAgent(e))),
     wipe: () => wipeScratch(o.scratchDir),
   };
 }

@@ -7,7 +7,7 @@
  * check it, and settlement pays the executor's operator after its post-run attestation.
  */
 import { parseEther, type Hex } from "viem";
-import { generateCapsuleKeyPair } from "../capsule/keys.js";
+import { generateCapsuleKeyPair } from "../core/capsule/keys.js";
 import { cidToHex } from "../../ipfs/adapter/cid.js";
 import { bundledTaskSource } from "../../ipfs/tasks/index.js";
 import { publishFunction } from "./bundle.js";
@@ -137,7 +137,7 @@ export async function runCapsuleTask(world: TaskWorld, o: CapsuleTaskOptions = {
 
   await world.waitPostRunVerdict(taskId, o.settleTimeoutMs ?? 120_000);
   const tVerdict = ms();
-  say(`node ${result.node}'s post-run attestation (its post-run task round, which judged the scratch cleanup) is on chain (${tVerdict} ms)`);
+  say(`node ${result.node}'s HPC rebooted with the post-run boot nonce; its post-run task round judged the cleanup (scratch wiped, no run left, fresh boot) and is on chain (${tVerdict} ms)`);
   await chain.settle(taskId);
   const tSettled = ms();
   const executorNode = net.nodes.find((n) => n.nodeId === result.node);

@@ -24,7 +24,7 @@ import {
   verifyCommitment,
 } from "../../offchain/capsule/index.js";
 import type { CapsuleErrorCode } from "../../offchain/capsule/index.js";
-import { encodeHeader } from "../../offchain/capsule/format.js";
+import { encodeHeader } from "../../offchain/core/capsule/format.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const ctx = { taskId: 42n, role: "input" };

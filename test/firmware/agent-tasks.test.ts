@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SwDriver } from "../../firmware/agent/drivers/sw.js";
 import type { AgentClient, TaskRunRequest } from "../../offchain/attest/bridge/index.js";
-import { generateCapsuleKeyPair, keyToHex, type CapsuleKeyPair } from "../../offchain/capsule/keys.js";
-import { openCapsule, sealCapsule } from "../../offchain/capsule/seal.js";
+import { generateCapsuleKeyPair, keyToHex, type CapsuleKeyPair } from "../../offchain/core/capsule/keys.js";
+import { openCapsule, sealCapsule } from "../../offchain/core/capsule/seal.js";
 import { isTrustmeshError } from "../../offchain/core/errors.js";
 import { runInSandbox } from "../../offchain/sandbox/index.js";
 import { encodeJsonPayload } from "../../offchain/task/bundle.js";
-import { INPUT_ROLE, RESULT_ROLE, TASK_KEY_ROLE } from "../../offchain/task/roles.js";
+import { INPUT_ROLE, RESULT_ROLE, TASK_KEY_ROLE } from "../../offchain/core/capsule/roles.js";
 import { bootInputs, startRig, type Rig } from "./helpers.js";
 
 const SEL = [{ bank: "sha256" as const, pcrs: [9] }];

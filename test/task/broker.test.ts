@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { Hex } from "viem";
-import { openCapsule } from "../../offchain/capsule/seal.js";
-import { capsulePublicKey, generateCapsuleKeyPair, keyToHex } from "../../offchain/capsule/keys.js";
+import { openCapsule } from "../../offchain/core/capsule/seal.js";
+import { capsulePublicKey, generateCapsuleKeyPair, keyToHex } from "../../offchain/core/capsule/keys.js";
 import { Verdict, NodeStatus } from "../../offchain/core/protocol.js";
 import { bytesToHex, bytesToBigInt, prove, evaluate } from "../../offchain/core/vrf/index.js";
 import { KeyBroker, TASK_KEY_ROLE } from "../../offchain/task/broker.js";

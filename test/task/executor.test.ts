@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Hex } from "viem";
-import { generateCapsuleKeyPair, keyToHex } from "../../offchain/capsule/keys.js";
+import { generateCapsuleKeyPair, keyToHex } from "../../offchain/core/capsule/keys.js";
 import { runInSandbox, SandboxPool } from "../../offchain/sandbox/index.js";
 import { cidToHex } from "../../ipfs/adapter/cid.js";
 import { bundledTaskSource } from "../../ipfs/tasks/index.js";

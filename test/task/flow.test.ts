@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseEther } from "viem";
-import { generateCapsuleKeyPair } from "../../offchain/capsule/keys.js";
+import { generateCapsuleKeyPair } from "../../offchain/core/capsule/keys.js";
 import { NodeStatus } from "../../offchain/core/protocol.js";
 import { Devnet } from "../../offchain/devnet/devnet.js";
 import { demoOptions, statuses } from "../../offchain/devnet/scenes.js";

@@ -5,7 +5,7 @@ import { bytesToBigInt, evaluate, prove } from "../../offchain/core/vrf/index.js
 import { EXECUTOR_COMMITTEE, checkExecutorProof, drawExecutorTicket, executorAlpha, executorThreshold, standingProblem } from "../../offchain/task/selection.js";
 import { buildSpec } from "../../offchain/task/client.js";
 import { TaskError } from "../../offchain/task/errors.js";
-import { generateCapsuleKeyPair } from "../../offchain/capsule/keys.js";
+import { generateCapsuleKeyPair } from "../../offchain/core/capsule/keys.js";
 import { SEED, makeNode } from "./fixtures.js";
 
 describe("executor selection", () => {

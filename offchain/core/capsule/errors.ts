@@ -1,4 +1,4 @@
-import { TrustmeshError } from "../core/errors.js";
+import { TrustmeshError } from "../errors.js";
 
 /**
  * Capsule failures. `code` is stable:
@@ -10,6 +10,7 @@ import { TrustmeshError } from "../core/errors.js";
  * - CAPSULE_COMMITMENT: the decrypted payload does not match the committed value
  * - CAPSULE_KEY: a key has the wrong length or encoding
  * - CAPSULE_PARAMS: bad arguments to seal (no recipients, role too long, ...)
+ * - CAPSULE_PAYLOAD: a payload that should be JSON is not (or a value is not JSON data)
  */
 export type CapsuleErrorCode =
   | "CAPSULE_MALFORMED"
@@ -20,7 +21,8 @@ export type CapsuleErrorCode =
   | "CAPSULE_DECRYPT"
   | "CAPSULE_COMMITMENT"
   | "CAPSULE_KEY"
-  | "CAPSULE_PARAMS";
+  | "CAPSULE_PARAMS"
+  | "CAPSULE_PAYLOAD";
 
 export class CapsuleError extends TrustmeshError {
   override name = "CapsuleError";

@@ -278,12 +278,12 @@ export class GatewayChain {
    * A task's status and executor (TaskMarket.getTask), or null when there is no task
    * market or no such task. Task rounds are served only while the task needs them.
    */
-  async taskState(taskId: bigint): Promise<{ status: number; executor: bigint } | null> {
+  async taskState(taskId: bigint): Promise<{ status: number; executor: bigint; submittedAt: bigint } | null> {
     const address = this.addresses.taskMarket;
     if (!address) return null;
     const t = await this.publicClient.readContract({ address, abi: taskMarketAbi, functionName: "getTask", args: [taskId] });
     const status = Number(t.status);
-    return status === 0 ? null : { status, executor: BigInt(t.executor) };
+    return status === 0 ? null : { status, executor: BigInt(t.executor), submittedAt: BigInt(t.submittedAt) };
   }
 
   /**

@@ -10,7 +10,8 @@
  *
  * A request is served only while the task needs it (pre-run: the task is Open, asked by the
  * node itself; post-run: the task is Submitted with the round's node as its executor,
- * asked by any node), for the current epoch, with a
+ * asked by the executor, or by any node once POST_RUN_REBOOT_GRACE_S has passed since the
+ * submission), for the current epoch, with a
  * start close to the verifier's clock, at most MAX_TASK_ROUND_ATTEMPTS times per task and
  * phase (the attempt is part of the id), and once per id.
  */
@@ -27,6 +28,14 @@ import { TASK_OPEN, TASK_SUBMITTED } from "../task/types.js";
 const TOPIC_CHECK_MS = 1_000;
 /** How far a request's start may be from this gateway's clock. */
 export const TASK_ROUND_SKEW_MS = 2_000;
+/**
+ * How long after a submission only the executor may ask for its post-run round. The
+ * executor reboots its HPC first (docs/task-protocol.md 5.1); a round asked for by someone
+ * else before the reboot would find no fresh boot and slash an honest executor. A PXE boot
+ * of real hardware takes a minute or two; after this, anyone may ask, so an executor that
+ * never asks still cannot dodge the round.
+ */
+export const POST_RUN_REBOOT_GRACE_S = 180;
 
 export interface TaskRoundFacts {
   /** The envelope's round id, sender and timestamp (ms). */
@@ -36,8 +45,8 @@ export interface TaskRoundFacts {
   self: bigint;
   nowMs: number;
   currentEpoch: bigint;
-  /** The task as the chain holds it now, null when unknown. */
-  task: { status: number; executor: bigint } | null;
+  /** The task as the chain holds it now (submittedAt: block time of the result, s), null when unknown. */
+  task: { status: number; executor: bigint; submittedAt: bigint } | null;
 }
 
 export type TaskRoundJudgement = { ok: true; parts: TaskRoundParts; epoch: bigint } | { ok: false; reason: string };
@@ -63,6 +72,10 @@ export function judgeTaskRoundRequest(f: TaskRoundFacts): TaskRoundJudgement {
   if (parts.phase === "pre-run" && f.task.status !== TASK_OPEN) return { ok: false, reason: `task ${parts.taskId} is not open` };
   if (parts.phase === "post-run" && (f.task.status !== TASK_SUBMITTED || f.task.executor !== id.node)) {
     return { ok: false, reason: `task ${parts.taskId} has no result of node ${id.node} awaiting its post-run attestation` };
+  }
+  if (parts.phase === "post-run" && f.sender !== id.node) {
+    const openToAllMs = Number(f.task.submittedAt + BigInt(POST_RUN_REBOOT_GRACE_S)) * 1000;
+    if (f.nowMs < openToAllMs) return { ok: false, reason: `only the executor may ask for its post-run round until ${Math.ceil((openToAllMs - f.nowMs) / 1000)} s from now (its HPC reboots first)` };
   }
   return { ok: true, parts, epoch: id.epoch };
 }

@@ -4,7 +4,7 @@
  */
 import { expect } from "chai";
 import { decodeRoundId, encodeRoundId, MAX_TASK_ROUND_ATTEMPTS, parseTaskRoundSequence, taskRoundSequence, type TaskRoundPhase } from "../../offchain/core/protocol.js";
-import { judgeTaskRoundRequest, TASK_ROUND_SKEW_MS, type TaskRoundFacts } from "../../offchain/relayer/task-rounds.js";
+import { judgeTaskRoundRequest, POST_RUN_REBOOT_GRACE_S, TASK_ROUND_SKEW_MS, type TaskRoundFacts } from "../../offchain/relayer/task-rounds.js";
 import { cleanupFindings } from "../../offchain/relayer/assess.js";
 import { EMPTY_SCRATCH_DIGEST } from "../../firmware/agent/scratch.js";
 
@@ -21,7 +21,7 @@ function facts(phase: TaskRoundPhase, over: Partial<TaskRoundFacts> = {}, attemp
     self: 5n,
     nowMs: 1_000_200,
     currentEpoch: 7n,
-    task: phase === "pre-run" ? { status: OPEN, executor: 0n } : { status: SUBMITTED, executor: 3n },
+    task: phase === "pre-run" ? { status: OPEN, executor: 0n, submittedAt: 0n } : { status: SUBMITTED, executor: 3n, submittedAt: 900n },
     ...over,
   };
 }
@@ -60,8 +60,10 @@ describe("task attestation rounds", () => {
       expect(pre).to.deep.equal({ ok: true, parts: { taskId: 42n, phase: "pre-run", attempt: 0 }, epoch: 7n });
       const post = judgeTaskRoundRequest(facts("post-run", {}, 2));
       expect(post).to.deep.equal({ ok: true, parts: { taskId: 42n, phase: "post-run", attempt: 2 }, epoch: 7n });
-      // Anyone may ask for the post-run round: an executor cannot dodge it by staying silent.
-      expect(judgeTaskRoundRequest(facts("post-run", { sender: 6n })).ok).to.equal(true);
+      // Anyone may ask for the post-run round once the executor had time to reboot its HPC:
+      // an executor cannot dodge it by staying silent.
+      const openToAll = (900 + POST_RUN_REBOOT_GRACE_S) * 1000;
+      expect(judgeTaskRoundRequest(facts("post-run", { sender: 6n, startMs: openToAll, nowMs: openToAll })).ok).to.equal(true);
     });
 
     const refusals: [string, TaskRoundFacts, RegExp][] = [
@@ -72,10 +74,15 @@ describe("task attestation rounds", () => {
       ["a start too far back", facts("pre-run", { nowMs: 1_000_000 + TASK_ROUND_SKEW_MS + 1 }), /away from this clock/],
       ["a start in the future", facts("pre-run", { nowMs: 1_000_000 - TASK_ROUND_SKEW_MS - 1 }), /away from this clock/],
       ["an unknown task", facts("pre-run", { task: null }), /no task 42/],
-      ["a pre-run round of a task that has a result", facts("pre-run", { task: { status: SUBMITTED, executor: 3n } }), /not open/],
-      ["a post-run round of an open task", facts("post-run", { task: { status: OPEN, executor: 0n } }), /no result of node 3/],
-      ["a post-run round of another executor's result", facts("post-run", { task: { status: SUBMITTED, executor: 6n } }), /no result of node 3/],
-      ["a post-run round of a settled task", facts("post-run", { task: { status: SETTLED, executor: 3n } }), /no result of node 3/],
+      ["a pre-run round of a task that has a result", facts("pre-run", { task: { status: SUBMITTED, executor: 3n, submittedAt: 900n } }), /not open/],
+      ["a post-run round of an open task", facts("post-run", { task: { status: OPEN, executor: 0n, submittedAt: 0n } }), /no result of node 3/],
+      ["a post-run round of another executor's result", facts("post-run", { task: { status: SUBMITTED, executor: 6n, submittedAt: 900n } }), /no result of node 3/],
+      ["a post-run round of a settled task", facts("post-run", { task: { status: SETTLED, executor: 3n, submittedAt: 900n } }), /no result of node 3/],
+      [
+        "a post-run round asked for by another node before the executor's reboot grace ends",
+        facts("post-run", { sender: 6n, startMs: (900 + POST_RUN_REBOOT_GRACE_S) * 1000 - 1_000, nowMs: (900 + POST_RUN_REBOOT_GRACE_S) * 1000 - 1_000 }),
+        /only the executor may ask .* until 1 s from now/,
+      ],
       ["a malformed round id", { ...facts("pre-run"), round: 1n << 200n }, /malformed/],
     ];
     for (const [what, f, reason] of refusals) {

@@ -1,6 +1,6 @@
 /**
  * The boot nonce of the HPC's power cycle after a task: the "fresh boot nonce" of the
- * post-run cleanup evidence (ARCHITECTURE, digital capsules; docs/task-protocol.md 5.3).
+ * post-run cleanup evidence (ARCHITECTURE, digital capsules; docs/task-protocol.md 5.1).
  *
  * The executor's gateway PXE-boots its HPC once the result is on chain, with this nonce
  * baked into the image; the boot measures it first into PCR 11. PCR 11 cannot be reset
@@ -14,6 +14,7 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { ProtocolError } from "./protocol.js";
+import { bigIntToBytes, hexToBytes } from "./vrf/encoding.js";
 
 export const POST_RUN_BOOT_DOMAIN = "trustmesh/post-run-boot/1";
 
@@ -27,16 +28,13 @@ export interface PostRunBootFacts {
 }
 
 function fixedHex(hex: string, bytes: number, what: string): Uint8Array {
-  const body = hex.replace(/^0x/, "");
-  if (!new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`).test(body)) throw new ProtocolError("ROUND_FIELD_RANGE", `${what} must be ${bytes} bytes of hex`);
-  const out = new Uint8Array(bytes);
-  for (let i = 0; i < bytes; i++) out[i] = Number.parseInt(body.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  if (!new RegExp(`^(?:0x)?[0-9a-fA-F]{${bytes * 2}}$`).test(hex)) throw new ProtocolError("ROUND_FIELD_RANGE", `${what} must be ${bytes} bytes of hex`);
+  return hexToBytes(hex, what);
 }
 
 function uint256(v: bigint, what: string): Uint8Array {
   if (v < 0n || v >= 1n << 256n) throw new ProtocolError("ROUND_FIELD_RANGE", `${what} does not fit 256 bits`);
-  return fixedHex(v.toString(16).padStart(64, "0"), 32, what);
+  return bigIntToBytes(v, 32);
 }
 
 /** sha256(domain || chainId || taskMarket || taskId || submitBlockHash), 32 bytes. */

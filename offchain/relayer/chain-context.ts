@@ -22,6 +22,7 @@ import {
 import { TrustmeshError } from "../core/errors.js";
 import { postRunBootNonce } from "../core/boot-nonce.js";
 import { TASK_SUBMITTED } from "../task/types.js";
+import { latestSubmission } from "../task/chain.js";
 import { chainFor } from "../chain/client.js";
 import {
   disputesAbi,
@@ -296,10 +297,8 @@ export class GatewayChain {
     const address = this.addresses.taskMarket;
     const state = await this.taskState(taskId);
     if (!address || !state || state.status !== TASK_SUBMITTED || state.executor !== node) return null;
-    const logs = await this.publicClient.getContractEvents({ address, abi: taskMarketAbi, eventName: "ResultSubmitted", args: { taskId, node }, fromBlock: this.startBlock, strict: true });
-    const last = logs.at(-1);
-    if (!last?.blockHash) return null;
-    return postRunBootNonce({ chainId: this.chainId, taskMarket: address, taskId, submitBlockHash: last.blockHash });
+    const submitted = await latestSubmission(this.publicClient, address, { taskId, node, fromBlock: this.startBlock });
+    return submitted && postRunBootNonce({ chainId: this.chainId, taskMarket: address, taskId, submitBlockHash: submitted.blockHash });
   }
 
   /**

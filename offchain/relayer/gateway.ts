@@ -450,8 +450,9 @@ export class Gateway {
 
   /**
    * Asks for a task attestation round now: of this node (pre-run before claiming a task's
-   * key, post-run after submitting its result), or a post-run round of another executor
-   * (anyone may, so a silent executor cannot dodge it); returns the round id. See task-rounds.ts.
+   * key, post-run after rebooting its HPC), or a post-run round of another executor (anyone
+   * may once its reboot grace has passed, so a silent executor cannot dodge it); returns the
+   * round id. See task-rounds.ts.
    */
   async requestTaskRound(taskId: bigint, phase: TaskRoundPhase, attempt = 0, node = this.rt.nodeId): Promise<bigint> {
     if (!this.taskRounds) throw new Error("gateway not started");

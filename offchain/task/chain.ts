@@ -80,6 +80,21 @@ export function isPostRunRoundOf(round: bigint, taskId: bigint, node: bigint): b
   return parts.node === node && task !== null && task.phase === "post-run" && task.taskId === taskId;
 }
 
+/**
+ * Where `node`'s latest result for the task was recorded (its last ResultSubmitted), or
+ * null when it submitted none. The post-run round is judged from it: settle's search
+ * starts at its block, and the post-run boot nonce derives from its block hash.
+ */
+export async function latestSubmission(
+  client: PublicClient,
+  taskMarket: Address,
+  q: { taskId: bigint; node: bigint; fromBlock: bigint },
+): Promise<{ blockNumber: bigint; blockHash: Hex } | null> {
+  const logs = await client.getContractEvents({ address: taskMarket, abi: taskMarketAbi, eventName: "ResultSubmitted", args: { taskId: q.taskId, node: q.node }, fromBlock: q.fromBlock, strict: true });
+  const last = logs.at(-1);
+  return last?.blockNumber != null && last.blockHash != null ? { blockNumber: last.blockNumber, blockHash: last.blockHash } : null;
+}
+
 const FLAG_VOIDED = 1;
 
 export class TaskMarketChain implements ExecutorChainView {
@@ -151,9 +166,9 @@ export class TaskMarketChain implements ExecutorChainView {
   async postRunRound(taskId: bigint): Promise<PostRunRound | null> {
     const s = await this.resultState(taskId);
     if (s.executor === 0n) return null;
-    const submitted = await this.o.publicClient.getContractEvents({ address: this.address, abi: taskMarketAbi, eventName: "ResultSubmitted", args: { taskId, node: s.executor }, fromBlock: this.o.fromBlock, strict: true });
-    const fromBlock = submitted.at(-1)?.blockNumber;
-    if (fromBlock === undefined || fromBlock === null) return null;
+    const submitted = await latestSubmission(this.o.publicClient, this.address, { taskId, node: s.executor, fromBlock: this.o.fromBlock });
+    if (!submitted) return null;
+    const fromBlock = submitted.blockNumber;
     const board = this.o.contracts.TrustBoard;
     const recorded = await this.o.publicClient.getContractEvents({ address: board, abi: trustBoardAbi, eventName: "VerdictRecorded", args: { node: s.executor }, fromBlock, strict: true });
     for (const log of [...recorded].reverse()) {

@@ -113,20 +113,19 @@ export class TaskExecutor {
   }
 
   /**
-   * Asks for a task round of this node, and again under the next attempt id while `done`
-   * stays false, up to MAX_TASK_ROUND_ATTEMPTS. True once `done`.
+   * Asks for this node's post-run round, and again under the next attempt id while no
+   * post-run verdict is recorded, up to MAX_TASK_ROUND_ATTEMPTS. True once one is.
    */
-  private async attestNow(taskId: bigint, phase: TaskRoundPhase, done: () => Promise<boolean>): Promise<boolean> {
-    const a = this.o.attestation;
-    if (!a) return false;
+  private async askPostRun(taskId: bigint, rounds: NonNullable<ExecutorOptions["attestation"]>): Promise<boolean> {
     const pollMs = this.o.pollMs ?? 250;
+    const done = () => rounds.postRunRecorded(taskId).catch(() => false);
     for (let attempt = 0; attempt < MAX_TASK_ROUND_ATTEMPTS && !this.stopped; attempt++) {
-      // Already there (a scheduled round landed): no round is asked for, none is wasted.
-      if (await done().catch(() => false)) return true;
-      await a.request(taskId, phase, attempt).catch((e: unknown) => this.o.log?.("task round request failed", { taskId: taskId.toString(), phase, attempt, err: String(e) }));
-      const until = Date.now() + (a.attemptMs ?? 6_000);
+      // Already there (another request's round landed): no round is asked for, none is wasted.
+      if (await done()) return true;
+      await rounds.request(taskId, "post-run", attempt).catch((e: unknown) => this.o.log?.("task round request failed", { taskId: taskId.toString(), phase: "post-run", attempt, err: String(e) }));
+      const until = Date.now() + (rounds.attemptMs ?? 6_000);
       while (Date.now() < until && !this.stopped) {
-        if (await done().catch(() => false)) return true;
+        if (await done()) return true;
         await new Promise((r) => setTimeout(r, pollMs));
       }
     }
@@ -169,14 +168,6 @@ export class TaskExecutor {
     if (!ticket.selected || !ticket.proof) return { kind: "not-candidate", reason: "VRF output above the executor threshold" };
     mark("candidate");
 
-    // The pre-run round is asked for now; it ends as soon as any fresh verdict is in (a
-    // scheduled round may land first) or the task is no longer open.
-    const preRun = this.attestNow(taskId, "pre-run", async () => {
-      const v = await chain.latestVerdict(nodeId);
-      if (v && !v.voided && v.recordedAt >= task.createdAt) return true;
-      return ((await chain.task(taskId))?.status ?? TASK_OPEN) !== TASK_OPEN;
-    });
-    preRun.catch(() => undefined);
     if (!(await this.waitFreshVerdict(task))) return { kind: "not-chosen", reason: "the task got a result while this node waited for its pre-run verdict" };
     mark("preRunVerdict");
 
@@ -240,18 +231,17 @@ export class TaskExecutor {
     mark("submitted");
     // The post-run round: the verdict that settles the task, with the cleanup judged. It
     // needs a fresh boot first, with the nonce bound to the submission's block.
-    if (this.o.attestation) void this.attestAfterRun(taskId, blockHash);
+    if (this.o.attestation) void this.attestAfterRun(taskId, blockHash, this.o.attestation);
     return { kind: "submitted", resultCid: result.cid, resultCommitment: result.commitment, txHash, vrfOutput: bytesToHex(ticket.output) as Hex, scratch, timings };
   }
 
   /**
    * Reboots the HPC with the post-run boot nonce, then asks for the post-run round. A
    * reboot that fails asks for no round: without the fresh boot the verdict could only be
-   * Untrusted, and the task is refunded after its deadline instead (any node may still ask).
+   * Untrusted, and the task is refunded after its deadline instead (after the reboot grace
+   * any node may still ask: offchain/relayer/task-rounds.ts).
    */
-  private async attestAfterRun(taskId: bigint, submitBlockHash: Hex): Promise<void> {
-    const post = this.o.attestation;
-    if (!post) return;
+  private async attestAfterRun(taskId: bigint, submitBlockHash: Hex, post: NonNullable<ExecutorOptions["attestation"]>): Promise<void> {
     const log = this.o.log ?? (() => undefined);
     const fields = { taskId: taskId.toString(), node: this.o.nodeId.toString() };
     try {
@@ -263,16 +253,22 @@ export class TaskExecutor {
       return;
     }
     if (this.stopped) return;
-    const ok = await this.attestNow(taskId, "post-run", () => post.postRunRecorded(taskId));
+    const ok = await this.askPostRun(taskId, post);
     if (!ok && !this.stopped) log("no post-run verdict after every task round attempt: the task can only be refunded after its deadline", fields);
   }
 
   /**
    * Polls the node's latest TrustBoard verdict until a Trusted one recorded at/after
    * creation (true). False when the task stopped being Open meanwhile (another node won).
+   * The same poll drives the pre-run task rounds: none is asked for when a fresh verdict
+   * is already on record (a scheduled round landed first), and the next attempt is asked
+   * for each time one attempt's time passes without one.
    */
   private async waitFreshVerdict(task: TaskRecord): Promise<boolean> {
     const deadline = Date.now() + (this.o.freshVerdictTimeoutMs ?? 60_000);
+    const rounds = this.o.attestation;
+    let attempt = 0;
+    let nextRequestAt = Date.now();
     for (;;) {
       const v = await this.o.chain.latestVerdict(this.o.nodeId);
       if (v && !v.voided && v.verdict === Verdict.Trusted && v.recordedAt >= task.createdAt) return true;
@@ -281,6 +277,11 @@ export class TaskExecutor {
       }
       if (((await this.o.chain.task(task.taskId))?.status ?? TASK_OPEN) !== TASK_OPEN) return false;
       if (Date.now() > deadline) throw new TaskError("TASK_NO_KEY", "no fresh Trusted verdict on this node before the wait ran out");
+      if (rounds && attempt < MAX_TASK_ROUND_ATTEMPTS && Date.now() >= nextRequestAt && !this.stopped) {
+        const at = attempt++;
+        nextRequestAt = Date.now() + (rounds.attemptMs ?? 6_000);
+        void rounds.request(task.taskId, "pre-run", at).catch((e: unknown) => this.o.log?.("task round request failed", { taskId: task.taskId.toString(), phase: "pre-run", attempt: at, err: String(e) }));
+      }
       await new Promise((r) => setTimeout(r, this.o.pollMs ?? 250));
     }
   }

@@ -213,6 +213,28 @@ describe("TaskExecutor (real sandbox, store and broker; chain facts in memory)",
       expect(Buffer.from(nonces[0]!).toString("hex")).to.equal(Buffer.from(want).toString("hex"));
     });
 
+    it("asks for pre-run rounds while no fresh verdict is on record, the next attempt each time one attempt's time passes, and stops once one is", async () => {
+      const steps: string[] = [];
+      let recorded = false;
+      const w = await world("function run(i) { return 1; }", [1], {
+        attestation: {
+          request: async (_t, phase, attempt) => {
+            steps.push(`request ${phase} ${attempt}`);
+            // The second pre-run attempt's round lands; the post-run one at once.
+            if (phase === "pre-run" && attempt === 1) w.chain.verdicts.set(3n, { verdict: Verdict.Trusted, recordedAt: 1_010n, voided: false });
+            if (phase === "post-run") recorded = true;
+          },
+          postRunRecorded: async () => recorded,
+          rebootHpc: async () => void steps.push("reboot"),
+          attemptMs: 60,
+        },
+      });
+      w.chain.verdicts.set(3n, { verdict: Verdict.Trusted, recordedAt: 1n, voided: false });
+      expect((await w.executor.execute(w.taskId)).kind).to.equal("submitted");
+      await until("the post-run request", () => steps.includes("request post-run 0"));
+      expect(steps).to.deep.equal(["request pre-run 0", "request pre-run 1", "reboot", "request post-run 0"]);
+    });
+
     it("a reboot that fails asks for no post-run round (the verdict could only be Untrusted) and says so", async () => {
       const steps: string[] = [];
       const lines: string[] = [];

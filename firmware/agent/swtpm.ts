@@ -25,6 +25,8 @@ export interface SwtpmOptions {
   caDir?: string;
   /** PCR banks to activate during setup (default sha1,sha256). */
   pcrBanks?: readonly string[];
+  /** Preferred server port (control: port + 1); a free pair is drawn instead when it is taken. */
+  port?: number;
 }
 
 export interface SwtpmCa {
@@ -60,19 +62,55 @@ async function randomPort(): Promise<number> {
   });
 }
 
-/** A server port P with P+1 also free (the control channel). */
+/**
+ * Ports handed to instances of this process. A probed port is free only until someone binds
+ * it, so instances started in parallel could otherwise pick overlapping pairs (P+1 of one
+ * is the random P of another).
+ */
+const portsInUse = new Set<number>();
+
+/** A server port P with P+1 also free (the control channel), reserved for this process. */
 async function freePortPair(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const p = await randomPort();
-    if (p > 0 && p < 65534 && (await portFree(p + 1))) return p;
+    if (p <= 0 || p >= 65534 || portsInUse.has(p) || portsInUse.has(p + 1)) continue;
+    if (!(await portFree(p + 1)) || portsInUse.has(p) || portsInUse.has(p + 1)) continue;
+    portsInUse.add(p).add(p + 1);
+    return p;
   }
   throw new AgentError("SWTPM_FAILED", "no free port pair for swtpm");
 }
 
-async function waitListening(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+function releasePortPair(port: number): void {
+  portsInUse.delete(port);
+  portsInUse.delete(port + 1);
+}
+
+/** Another process bound one of the probed ports between the probe and swtpm's bind. */
+class PortTaken extends AgentError {
+  constructor(port: number, stderr: string) {
+    super("SWTPM_FAILED", `swtpm could not bind ${port}/${port + 1}: ${stderr.trim()}`);
+  }
+}
+
+/** How often start() draws a new port pair after losing a bind race. */
+const BIND_ATTEMPTS = 5;
+
+async function waitListening(
+  port: number,
+  child: ChildProcess,
+  output: { closed: Promise<void>; stderr: () => string },
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new AgentError("SWTPM_FAILED", `swtpm exited with ${child.exitCode} during start`);
+    if (child.exitCode !== null) {
+      // The exit code is set before stderr is drained; its last words say why.
+      await Promise.race([output.closed, new Promise((r) => setTimeout(r, 500))]);
+      const text = output.stderr();
+      if (/address already in use/i.test(text)) throw new PortTaken(port, text);
+      throw new AgentError("SWTPM_FAILED", `swtpm exited with ${child.exitCode} during start`, { details: text.trim() });
+    }
     const ok = await new Promise<boolean>((resolve) => {
       const c = connect(port, "127.0.0.1");
       c.once("connect", () => {
@@ -81,8 +119,10 @@ async function waitListening(port: number, child: ChildProcess, timeoutMs: numbe
       });
       c.once("error", () => resolve(false));
     });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, ok ? 25 : 10));
+    // A connection proves someone listens; still running proves it is this swtpm and not the
+    // winner of a bind race (the loser exits at once).
+    if (ok && child.exitCode === null) return;
   }
   throw new AgentError("SWTPM_FAILED", `swtpm did not listen on ${port} within ${timeoutMs} ms`);
 }
@@ -119,10 +159,15 @@ export async function manufacture(stateDir: string, caDir: string, pcrBanks: rea
 export class Swtpm {
   private child: ChildProcess | undefined;
   private constructor(
-    readonly port: number,
+    private portNumber: number,
     readonly stateDir: string,
     private readonly ownsState: string | undefined,
   ) {}
+
+  /** Server port; the control port is this + 1. */
+  get port(): number {
+    return this.portNumber;
+  }
 
   /** TCTI string for tpm2-tools. */
   get tcti(): string {
@@ -145,9 +190,25 @@ export class Swtpm {
       const caDir = opts.caDir ?? join(owned ?? stateDir, "ca");
       await manufacture(stateDir, caDir, opts.pcrBanks ?? ["sha1", "sha256"]);
     }
-    const t = new Swtpm(await freePortPair(), stateDir, owned);
-    await t.launch();
-    return t;
+    const preferred = opts.port;
+    const first =
+      preferred !== undefined && !portsInUse.has(preferred) && !portsInUse.has(preferred + 1)
+        ? (portsInUse.add(preferred).add(preferred + 1), preferred)
+        : await freePortPair();
+    const t = new Swtpm(first, stateDir, owned);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await t.launch();
+        return t;
+      } catch (e) {
+        releasePortPair(t.portNumber);
+        if (!(e instanceof PortTaken) || attempt >= BIND_ATTEMPTS) {
+          if (owned) await rm(owned, { recursive: true, force: true });
+          throw e;
+        }
+        t.portNumber = await freePortPair();
+      }
+    }
   }
 
   private async launch(): Promise<void> {
@@ -162,9 +223,13 @@ export class Swtpm {
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
-    child.stderr?.resume();
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr = (stderr + chunk).slice(-2048);
+    });
     this.child = child;
-    await waitListening(this.port, child, 5000);
+    const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+    await waitListening(this.portNumber, child, { closed, stderr: () => stderr }, 5000);
   }
 
   /** Power-cycle: stop, start on the same ports and state. A TPM reset (resetCount + 1). */
@@ -185,6 +250,7 @@ export class Swtpm {
 
   async stop(opts: { removeState?: boolean } = {}): Promise<void> {
     await this.kill();
+    releasePortPair(this.portNumber);
     if (this.ownsState && opts.removeState !== false) await rm(this.ownsState, { recursive: true, force: true });
   }
 

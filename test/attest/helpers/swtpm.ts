@@ -1,82 +1,24 @@
 /**
- * Starts a private swtpm (socket mode, control port = port + 1, temp state dir) and runs
+ * A private swtpm (the firmware's process wrapper: free port pair, temp state) plus
  * tpm2-tools against it. Used by the fixture generator and the swtpm integration tests;
  * several instances can run at once. There is no resource manager, so callers flush
  * transient objects (`flush()`) after tools that load keys.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { Swtpm as SwtpmProcess } from "../../../firmware/agent/swtpm.js";
 
 const exec = promisify(execFile);
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
-  });
-}
-
-async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const p = 20000 + Math.floor(Math.random() * 40000);
-    if ((await portFree(p)) && (await portFree(p + 1))) return p;
-  }
-  throw new Error("no free port pair for swtpm");
-}
-
-async function waitListening(port: number, child: ChildProcess, deadlineMs = 5000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`swtpm exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = connect(port, "127.0.0.1");
-      c.once("connect", () => { c.destroy(); resolve(true); });
-      c.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`swtpm did not listen on ${port}`);
-}
-
 export class Swtpm {
-  private child: ChildProcess | undefined;
-  private stderr = "";
-
-  private constructor(readonly port: number, readonly stateDir: string, private readonly ownsDir: boolean) {}
+  private constructor(private readonly process: SwtpmProcess) {}
 
   static async start(stateDir?: string): Promise<Swtpm> {
-    const dir = stateDir ?? mkdtempSync(join(tmpdir(), "tm-swtpm-"));
-    const t = new Swtpm(await freePortPair(), dir, stateDir === undefined);
-    await t.launch();
-    return t;
+    return new Swtpm(await SwtpmProcess.start(stateDir === undefined ? {} : { stateDir }));
   }
 
   get tcti(): string {
-    return `swtpm:host=127.0.0.1,port=${this.port}`;
-  }
-
-  private async launch(): Promise<void> {
-    this.stderr = "";
-    const child = spawn("swtpm", [
-      "socket", "--tpm2",
-      "--server", `type=tcp,port=${this.port},bindaddr=127.0.0.1`,
-      "--ctrl", `type=tcp,port=${this.port + 1},bindaddr=127.0.0.1`,
-      "--tpmstate", `dir=${this.stateDir}`,
-      "--flags", "not-need-init,startup-clear",
-    ], { stdio: ["ignore", "ignore", "pipe"] });
-    child.stderr!.on("data", (d: Buffer) => { this.stderr += d.toString(); });
-    this.child = child;
-    try {
-      await waitListening(this.port, child);
-    } catch (e) {
-      throw new Error(`${(e as Error).message}: ${this.stderr}`);
-    }
+    return this.process.tcti;
   }
 
   /** Runs a tpm2-tools command against this TPM; returns stdout. */
@@ -100,21 +42,10 @@ export class Swtpm {
   async restart(): Promise<void> {
     // An orderly TPM2_Shutdown first, so the next quote's clockInfo.safe is set, as on a clean reboot.
     await this.tool("tpm2_shutdown", ["-c"]);
-    await this.kill();
-    await this.launch();
-  }
-
-  private async kill(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once("exit", () => resolve());
-      c.kill("SIGTERM");
-    });
+    await this.process.restart();
   }
 
   async stop(): Promise<void> {
-    await this.kill();
-    if (this.ownsDir) rmSync(this.stateDir, { recursive: true, force: true });
+    await this.process.stop();
   }
 }

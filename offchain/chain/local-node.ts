@@ -46,8 +46,28 @@ async function rpcReady(url: string): Promise<boolean> {
   }
 }
 
-export async function startLocalNode(options: { port?: number; projectRoot?: string; timeoutMs?: number } = {}): Promise<LocalNode> {
-  const port = options.port ?? (await freePort());
+interface StartOptions {
+  port?: number;
+  projectRoot?: string;
+  timeoutMs?: number;
+}
+
+/** How often a node started on a probed port is retried on another after losing the port. */
+const BIND_ATTEMPTS = 4;
+
+export async function startLocalNode(options: StartOptions = {}): Promise<LocalNode> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(options.port ?? (await freePort()), options);
+    } catch (e) {
+      // A probed port is free only until someone binds it; hardhat takes seconds to start.
+      const lostPort = e instanceof LocalNodeError && /EADDRINUSE/.test(e.details ?? "");
+      if (!lostPort || options.port !== undefined || attempt >= BIND_ATTEMPTS) throw e;
+    }
+  }
+}
+
+async function startOn(port: number, options: StartOptions): Promise<LocalNode> {
   const root = options.projectRoot ?? resolve(import.meta.dirname, "../..");
   const hardhatBin = resolve(root, "node_modules/hardhat/internal/cli/bootstrap.js");
   const child: ChildProcess = spawn(process.execPath, [hardhatBin, "node", "--hostname", "127.0.0.1", "--port", String(port)], {

@@ -20,10 +20,8 @@ import { createTopicScoreParams, type TopicScoreParams } from "@libp2p/gossipsub
 import { identify, type Identify } from "@libp2p/identify";
 import type { Libp2p, PeerId, PrivateKey, Startable, Stream } from "@libp2p/interface";
 import { generateKeyPair } from "@libp2p/crypto/keys";
-import { noise } from "@libp2p/noise";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { tcp } from "@libp2p/tcp";
-import { yamux } from "@libp2p/yamux";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { createHash, randomBytes } from "node:crypto";
@@ -40,6 +38,7 @@ import { readAll } from "./stream-io.js";
 import { DIRECT_PROTOCOL, MessageType, scopeAllows, TOPIC_KINDS, topicKindOf, topicName, type TopicKind } from "./topics.js";
 import { MAX_PAYLOAD_BYTES } from "./envelope.js";
 import { validateMessage, type RejectReason } from "./validation.js";
+import { coalescingNoise, lazyWindowYamux } from "./wire-tuning.js";
 
 export interface TrustmeshHostOptions {
   /** The gateway's registered key: signs the peer binding and every envelope. */
@@ -534,8 +533,9 @@ export async function createTrustmeshHost(opts: TrustmeshHostOptions): Promise<T
     start: false,
     addresses: { listen: opts.listen ?? ["/ip4/127.0.0.1/tcp/0"] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // Stock Noise and Yamux, written to the socket less often (wire-tuning.ts).
+    connectionEncrypters: [coalescingNoise()],
+    streamMuxers: [lazyWindowYamux()],
     connectionGater: admissions.gater(),
     connectionManager: { inboundConnectionThreshold: 100, maxConnections: 200 },
     services: {

@@ -54,8 +54,14 @@ class HostThread {
 async function startThreads(n: number): Promise<HostThread[]> {
   const secretKeys = [...Array(n).keys()].map(() => generatePrivateKey());
   const nodeIds = [...Array(n).keys()].map((i) => BigInt(i + 1));
-  const threads = secretKeys.map((_, index) => new HostThread({ index, chainId: CHAIN_ID, secretKeys, nodeIds, heartbeatIntervalMs: 200 }));
-  const ready = await Promise.all(threads.map((t) => t.next()));
+  const start = (index: number): HostThread => new HostThread({ index, chainId: CHAIN_ID, secretKeys, nodeIds, heartbeatIntervalMs: 200 });
+  // The first worker alone, then the rest: tsx writes each file it compiles to a shared
+  // cache, and workers compiling a file new to the cache at the same moment could read
+  // another's half-written entry ("Invalid or unexpected token", seen once).
+  const first = start(0);
+  const firstReady = await first.next();
+  const threads = [first, ...secretKeys.slice(1).map((_, i) => start(i + 1))];
+  const ready = [firstReady, ...(await Promise.all(threads.slice(1).map((t) => t.next())))];
   ready.forEach((e, i) => {
     if (e.ev !== "ready") throw new Error(`host ${i} failed to start: ${e.ev === "error" ? e.message : e.ev}`);
     threads[i]!.addr = e.addr;

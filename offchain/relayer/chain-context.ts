@@ -364,9 +364,7 @@ export class GatewayChain {
         functionName: "disputeEquivocation",
         args: [a, sigA, b, sigB, opening],
       });
-      const hash = await this.walletClient.writeContract(request);
-      await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-      return hash;
+      return this.sendDispute(request);
     });
   }
 
@@ -384,9 +382,7 @@ export class GatewayChain {
         functionName: "disputeVrfFraud",
         args: [claim, signature, helpers, opening],
       });
-      const hash = await this.walletClient.writeContract(request);
-      await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-      return hash;
+      return this.sendDispute(request);
     });
   }
 
@@ -399,6 +395,19 @@ export class GatewayChain {
       await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
       return hash;
     });
+  }
+
+  /**
+   * A dispute's proof checks run inside try/catch with a starvation guard (Disputes.sol), so
+   * an estimate that is just enough on one node's state can starve on the mined block: the
+   * gas gets a quarter on top, and a mined revert is an error, never a filed dispute.
+   */
+  private async sendDispute(request: Parameters<WalletClient<Transport, Chain, Account>["writeContract"]>[0]): Promise<Hex> {
+    const gas = await this.publicClient.estimateContractGas({ ...request, account: this.walletClient.account } as Parameters<PublicClient["estimateContractGas"]>[0]);
+    const hash = await this.walletClient.writeContract({ ...request, gas: (gas * 5n) / 4n } as Parameters<WalletClient<Transport, Chain, Account>["writeContract"]>[0]);
+    const receipt = await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    if (receipt.status !== "success") throw new GatewayChainError("TX_REVERTED", `dispute transaction ${hash} was mined but reverted`);
+    return hash;
   }
 
   /**

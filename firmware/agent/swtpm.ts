@@ -69,14 +69,18 @@ async function randomPort(): Promise<number> {
  */
 const portsInUse = new Set<number>();
 
+/** Reserves P and P+1 for an instance of this process, unless another one holds either. */
+function reservePortPair(port: number): boolean {
+  if (portsInUse.has(port) || portsInUse.has(port + 1)) return false;
+  portsInUse.add(port).add(port + 1);
+  return true;
+}
+
 /** A server port P with P+1 also free (the control channel), reserved for this process. */
 async function freePortPair(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const p = await randomPort();
-    if (p <= 0 || p >= 65534 || portsInUse.has(p) || portsInUse.has(p + 1)) continue;
-    if (!(await portFree(p + 1)) || portsInUse.has(p) || portsInUse.has(p + 1)) continue;
-    portsInUse.add(p).add(p + 1);
-    return p;
+    if (p > 0 && p < 65534 && (await portFree(p + 1)) && reservePortPair(p)) return p;
   }
   throw new AgentError("SWTPM_FAILED", "no free port pair for swtpm");
 }
@@ -190,11 +194,7 @@ export class Swtpm {
       const caDir = opts.caDir ?? join(owned ?? stateDir, "ca");
       await manufacture(stateDir, caDir, opts.pcrBanks ?? ["sha1", "sha256"]);
     }
-    const preferred = opts.port;
-    const first =
-      preferred !== undefined && !portsInUse.has(preferred) && !portsInUse.has(preferred + 1)
-        ? (portsInUse.add(preferred).add(preferred + 1), preferred)
-        : await freePortPair();
+    const first = opts.port !== undefined && reservePortPair(opts.port) ? opts.port : await freePortPair();
     const t = new Swtpm(first, stateDir, owned);
     for (let attempt = 1; ; attempt++) {
       try {

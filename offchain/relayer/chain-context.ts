@@ -349,9 +349,7 @@ export class GatewayChain {
         functionName: "submitCertificate",
         args: [vote, signatures, vrfOutputs],
       });
-      const hash = await this.walletClient.writeContract(request);
-      await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-      return hash;
+      return this.mined(await this.walletClient.writeContract(request), "certificate");
     });
   }
 
@@ -391,22 +389,25 @@ export class GatewayChain {
     return this.serially(async () => {
       // Not simulated: a call is judged at the latest block's timestamp, which on a quiet
       // dev chain lags the wall clock; mined, the transaction gets the current time.
-      const hash = await this.walletClient.writeContract({ address: this.addresses.epochs, abi: epochClockAbi, functionName: "openEpoch", gas });
-      await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-      return hash;
+      return this.mined(await this.walletClient.writeContract({ address: this.addresses.epochs, abi: epochClockAbi, functionName: "openEpoch", gas }), "openEpoch");
     });
   }
 
   /**
    * A dispute's proof checks run inside try/catch with a starvation guard (Disputes.sol), so
    * an estimate that is just enough on one node's state can starve on the mined block: the
-   * gas gets a quarter on top, and a mined revert is an error, never a filed dispute.
+   * gas gets a quarter on top.
    */
   private async sendDispute(request: Parameters<WalletClient<Transport, Chain, Account>["writeContract"]>[0]): Promise<Hex> {
     const gas = await this.publicClient.estimateContractGas({ ...request, account: this.walletClient.account } as Parameters<PublicClient["estimateContractGas"]>[0]);
     const hash = await this.walletClient.writeContract({ ...request, gas: (gas * 5n) / 4n } as Parameters<WalletClient<Transport, Chain, Account>["writeContract"]>[0]);
+    return this.mined(hash, "dispute");
+  }
+
+  /** Waits for the receipt: a transaction mined as a revert is an error, never a success its caller counts. */
+  private async mined(hash: Hex, what: string): Promise<Hex> {
     const receipt = await this.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-    if (receipt.status !== "success") throw new GatewayChainError("TX_REVERTED", `dispute transaction ${hash} was mined but reverted`);
+    if (receipt.status !== "success") throw new GatewayChainError("TX_REVERTED", `${what} transaction ${hash} was mined but reverted`);
     return hash;
   }
 

@@ -70,8 +70,8 @@ describe("wire tuning of Noise and Yamux", function () {
         }
         await stream.close();
       });
-      let digest: string | undefined;
-      return { a, b, received: () => ({ bytes, digest: (digest ??= hash.copy().digest("hex")) }) };
+      // A copy each time: the digest of what has arrived so far, never a stale one.
+      return { a, b, received: () => ({ bytes, digest: hash.copy().digest("hex") }) };
     }
 
     /** Sends the messages on one stream, waiting for drain when asked; counts socket writes of the whole process meanwhile. */

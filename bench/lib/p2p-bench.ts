@@ -46,8 +46,8 @@ export interface PbftOverLibp2pFigures {
   n: number;
   /** Sequential single proposals to the primary: time until every replica decided. */
   latency: LatencySummary;
-  /** A burst of proposals batched by the primary; CPU seconds of this process (all hosts). */
-  burst: PbftBurstFigures;
+  /** Bursts of proposals batched by the primary (the median one); CPU seconds of this process (all hosts). */
+  burst: PbftBurstFigures & { runsDecisionsPerSecond: number[] };
 }
 
 export interface PbftBurstFigures {
@@ -83,6 +83,9 @@ export interface P2pBenchOptions {
   pbftRounds?: number;
   pbftBurst?: number;
 }
+
+/** Bursts measured per committee size; the median one is reported. */
+const BURST_REPEATS = 3;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -215,15 +218,26 @@ export async function runPbftOverLibp2p(n: number, rounds = 10, burst = 32): Pro
       // the last replica's decision time, not the 25 ms poll that noticed it
       latencies.push(Math.max(...committee.decidedAt.map((d) => d.at(-1) ?? t0)) - t0);
     }
-    const before = decided();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (let i = 0; i < burst; i++, round++) primary.submit(benchVote(round));
-    await waitFor(() => decided() >= before + burst, 300_000, "burst decided");
-    const seconds = (Math.max(...committee.decidedAt.map((d) => d.at(-1) ?? t0)) - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    return { n, latency: summarise(latencies), burst: pbftBurstFigures(burst, seconds, cpuSeconds) };
+    // A burst lasts well under a second here, so one is at the mercy of a GC pause or another
+    // process taking a core: the figures are those of the median of BURST_REPEATS bursts.
+    const runs: { seconds: number; cpuSeconds: number }[] = [];
+    for (let k = 0; k < BURST_REPEATS; k++) {
+      const before = decided();
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (let i = 0; i < burst; i++, round++) primary.submit(benchVote(round));
+      await waitFor(() => decided() >= before + burst, 300_000, "burst decided");
+      const seconds = (Math.max(...committee.decidedAt.map((d) => d.at(-1) ?? t0)) - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      runs.push({ seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+      await sleep(200);
+    }
+    const median = [...runs].sort((a, b) => a.seconds - b.seconds)[Math.floor(runs.length / 2)]!;
+    return {
+      n,
+      latency: summarise(latencies),
+      burst: { ...pbftBurstFigures(burst, median.seconds, median.cpuSeconds), runsDecisionsPerSecond: runs.map((r) => Math.round((burst / r.seconds) * 10) / 10) },
+    };
   } finally {
     await committee.stop();
     await stopAll(members);

@@ -2,8 +2,8 @@
  * Drives one PBFT replica (offchain/core/pbft) over a TrustmeshHost. Networking only, in the
  * reactor style: decode, authenticate the sender, enqueue; one loop owns the replica and
  * acts on its outputs strictly in order (a `persist` is written before any later message
- * leaves). Broadcasts go over the pbft gossip topic, `send` over a direct stream, the sends of
- * one step to one replica bundled into one envelope.
+ * leaves). Broadcasts go over the pbft gossip topic, `send` over a direct stream; what a busy
+ * spell of steps produces leaves bundled, one envelope per destination (see `flush`).
  *
  * Two signatures, two jobs: the envelope's proves which registered node put the message on
  * the network (gossip validation, peer scoring); the PBFT authenticator inside proves which
@@ -22,9 +22,10 @@
  * against ~1-3 ms of libp2p handling (Noise, yamux, gossipsub) per delivery.
  */
 import type { Startable } from "@libp2p/interface";
-import { decodeMessages, encodeBundle, encodeMessage, MAX_BUNDLE_MESSAGES, timerKey, type Decision, type JournalRecord, type PbftMessage, type Replica, type ReplicaInput, type ReplicaOutput, type ReplicaStatus, type Vote } from "../core/pbft/index.js";
+import { decodeMessages, packMessages, timerKey, type Decision, type JournalRecord, type PbftMessage, type Replica, type ReplicaInput, type ReplicaOutput, type ReplicaStatus, type Vote } from "../core/pbft/index.js";
 import { isTrustmeshError } from "../core/errors.js";
 import type { ReceivedMessage, TrustmeshHost } from "./host.js";
+import { MAX_PAYLOAD_BYTES } from "./envelope.js";
 import { MessageType } from "./topics.js";
 
 export interface PbftJournal {
@@ -50,6 +51,40 @@ export interface PbftTransportOptions {
   onError?: (err: unknown) => void;
 }
 
+/** Destination key of held broadcasts (replica indexes are 0..n-1). */
+const BROADCAST = -1;
+/** A held spell ends at this many messages or this age, even while the queue stays busy. */
+const HOLD_MAX_MESSAGES = 64;
+const HOLD_MAX_MS = 4;
+
+/** Outputs held for one flush, by destination (BROADCAST or a replica index), in output order. */
+class HeldOutputs {
+  private readonly byDestination = new Map<number, PbftMessage[]>();
+  count = 0;
+  /** performance.now() of the first message held since the last take (Infinity when empty). */
+  since = Number.POSITIVE_INFINITY;
+
+  hold(to: number, message: PbftMessage): void {
+    if (this.count === 0) this.since = performance.now();
+    const list = this.byDestination.get(to);
+    if (list) list.push(message);
+    else this.byDestination.set(to, [message]);
+    this.count++;
+  }
+
+  take(): [number, PbftMessage[]][] {
+    const all = [...this.byDestination];
+    this.clear();
+    return all;
+  }
+
+  clear(): void {
+    this.byDestination.clear();
+    this.count = 0;
+    this.since = Number.POSITIVE_INFINITY;
+  }
+}
+
 const PENALISED_REJECTS: ReadonlySet<string> = new Set(["malformed", "bad-digest", "conflicting-pre-prepare"]);
 
 export class PbftTransport implements Startable {
@@ -59,6 +94,7 @@ export class PbftTransport implements Startable {
   private unsubscribe: (() => void) | undefined;
   private running = false;
   private readonly indexOf = new Map<bigint, number>();
+  private readonly outgoing = new HeldOutputs();
 
   constructor(private readonly opts: PbftTransportOptions) {
     opts.committee.forEach((nodeId, i) => this.indexOf.set(nodeId, i));
@@ -68,6 +104,7 @@ export class PbftTransport implements Startable {
     this.running = true;
     this.unsubscribe = this.opts.host.subscribe("pbft", this.onMessage);
     await this.handleOutputs(await this.opts.replica.resume());
+    await this.flush();
     for (const m of this.opts.backlog ?? []) this.onMessage(m);
   }
 
@@ -77,6 +114,7 @@ export class PbftTransport implements Startable {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.queue.length = 0;
+    this.outgoing.clear();
   }
 
   /** The replica's view, primary, progress (for the relayer, dashboards and tests). */
@@ -130,41 +168,35 @@ export class PbftTransport implements Startable {
         } catch (err) {
           this.opts.onError?.(err);
         }
+        if (this.queue.length === 0 || this.outgoing.count >= HOLD_MAX_MESSAGES || performance.now() - this.outgoing.since >= HOLD_MAX_MS) await this.flush();
       }
     } finally {
       this.draining = false;
     }
+    // Stopped with a step in flight, or the last step raced a stop: nothing is left held.
+    if (!this.running) this.outgoing.clear();
   }
 
   /**
-   * Sends to one destination are held and leave as one bundle (one envelope, one stream):
-   * flushed before the next persist or broadcast, so nothing leaves earlier than the outputs
-   * order allows, and at the end of the step.
+   * Messages leave in bundles: what the steps of one busy spell produce is held and goes out
+   * when the queue runs dry (or HOLD_MAX_MESSAGES / HOLD_MAX_MS is reached), the broadcasts as
+   * one gossip envelope, the sends as one direct envelope per destination. Under a burst of
+   * requests that is one envelope signature, one gossip message id and one Noise frame per
+   * peer where there were one per message. Holding only delays, so the journal rule still
+   * holds: a persist is written, awaited, before any output that follows it leaves.
    */
   private async handleOutputs(outputs: ReplicaOutput[]): Promise<void> {
-    const held = new Map<number, PbftMessage[]>();
-    const flush = async (): Promise<void> => {
-      for (const [to, messages] of held) {
-        for (let i = 0; i < messages.length; i += MAX_BUNDLE_MESSAGES) await this.sendTo(to, messages.slice(i, i + MAX_BUNDLE_MESSAGES));
-      }
-      held.clear();
-    };
     for (const o of outputs) {
       switch (o.type) {
         case "persist":
-          await flush();
           await this.opts.journal?.append(o.record);
           break;
         case "broadcast":
-          await flush();
-          await this.publish(o.message);
+          this.outgoing.hold(BROADCAST, o.message);
           break;
-        case "send": {
-          const list = held.get(o.to);
-          if (list) list.push(o.message);
-          else held.set(o.to, [o.message]);
+        case "send":
+          this.outgoing.hold(o.to, o.message);
           break;
-        }
         case "set-timer":
           this.setTimer(o.timer, o.ms);
           break;
@@ -192,21 +224,28 @@ export class PbftTransport implements Startable {
           break;
       }
     }
-    await flush();
   }
 
-  private async publish(message: PbftMessage): Promise<void> {
+  private async flush(): Promise<void> {
+    for (const [to, messages] of this.outgoing.take()) {
+      for (const payload of packMessages(messages, MAX_PAYLOAD_BYTES)) {
+        if (to === BROADCAST) await this.publish(payload);
+        else await this.sendTo(to, payload);
+      }
+    }
+  }
+
+  private async publish(payload: Uint8Array): Promise<void> {
     try {
-      await this.opts.host.publish({ type: MessageType.Pbft, round: this.opts.round ?? 0n, payload: encodeMessage(message) });
+      await this.opts.host.publish({ type: MessageType.Pbft, round: this.opts.round ?? 0n, payload });
     } catch (err) {
       this.opts.onError?.(err);
     }
   }
 
-  private async sendTo(to: number, messages: PbftMessage[]): Promise<void> {
+  private async sendTo(to: number, payload: Uint8Array): Promise<void> {
     const nodeId = this.opts.committee[to];
-    if (nodeId === undefined || messages.length === 0) return;
-    const payload = messages.length === 1 ? encodeMessage(messages[0] as PbftMessage) : encodeBundle(messages);
+    if (nodeId === undefined) return;
     try {
       await this.opts.host.sendDirect(nodeId, { type: MessageType.Pbft, round: this.opts.round ?? 0n, payload });
     } catch (err) {

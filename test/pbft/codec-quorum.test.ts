@@ -9,6 +9,7 @@ import {
   encodeMessage,
   MAX_BUNDLE_MESSAGES,
   nextStateDigest,
+  packMessages,
   signingBytes,
   voteDigest,
 } from "../../offchain/core/pbft/codec.js";
@@ -59,6 +60,36 @@ describe("pbft codec", () => {
     expect(malformed(JSON.stringify(Array.from({ length: MAX_BUNDLE_MESSAGES + 1 }, () => good))), "too many").to.equal(true);
     expect(malformed(JSON.stringify([good, { ...good, view: -1 }])), "one bad member").to.equal(true);
     expect(() => encodeBundle([])).to.throw(/bundle carries/);
+  });
+
+  it("packs messages into as few payloads as the byte and count limits allow, in order", () => {
+    const sizes = samples.map((m) => encodeMessage(m).length);
+    // Everything fits: one payload, exactly encodeBundle's bytes.
+    const one = packMessages(samples, 1 << 20);
+    expect(one).to.have.length(1);
+    expect(Buffer.from(one[0]!).equals(Buffer.from(encodeBundle(samples)))).to.equal(true);
+    // A single message travels in its plain encoding, not as a bundle of one.
+    const single = packMessages([samples[2]!], 1 << 20);
+    expect(Buffer.from(single[0]!).equals(Buffer.from(encodeMessage(samples[2]!)))).to.equal(true);
+    // A limit that holds the first two (brackets and a comma included) but not three.
+    const limit = sizes[0]! + sizes[1]! + 3;
+    const split = packMessages(samples, limit);
+    expect(split.length).to.be.greaterThan(1);
+    for (const p of split) expect(p.length, "each payload within the limit").to.be.at.most(Math.max(limit, ...sizes));
+    expect(split.flatMap((p) => decodeMessages(p))).to.deep.equal(samples);
+    expect(decodeMessages(split[0]!)).to.deep.equal(samples.slice(0, 2));
+    // Exactly at the limit still fits; one byte less does not.
+    expect(packMessages(samples.slice(0, 2), limit)).to.have.length(1);
+    expect(packMessages(samples.slice(0, 2), limit - 1)).to.have.length(2);
+    // A message larger than the limit is not dropped: it goes alone.
+    const alone = packMessages(samples, 8);
+    expect(alone).to.have.length(samples.length);
+    expect(alone.map((p) => decodeMessage(p))).to.deep.equal(samples);
+    // The count limit: MAX_BUNDLE_MESSAGES + 1 small messages make two payloads.
+    const many = Array.from({ length: MAX_BUNDLE_MESSAGES + 1 }, () => samples[2]!);
+    const counted = packMessages(many, 1 << 30);
+    expect(counted.map((p) => decodeMessages(p).length)).to.deep.equal([MAX_BUNDLE_MESSAGES, 1]);
+    expect(packMessages([], 1024)).to.deep.equal([]);
   });
 
   it("signing bytes do not depend on key order in memory and exclude the authenticator", () => {

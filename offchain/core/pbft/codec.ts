@@ -92,6 +92,46 @@ export function encodeBundle(messages: readonly PbftMessage[]): Uint8Array {
   return canonical(messages);
 }
 
+const COMMA = 0x2c;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;
+
+/**
+ * Messages packed into as few payloads as the limits allow, in order: each payload is either
+ * one message in its plain encoding or a bundle (`encodeBundle`'s bytes) of at most
+ * MAX_BUNDLE_MESSAGES messages and `maxBytes` bytes. A message that alone exceeds `maxBytes`
+ * still gets a payload of its own: whoever carries it decides whether it may travel.
+ */
+export function packMessages(messages: readonly PbftMessage[], maxBytes: number): Uint8Array[] {
+  const payloads: Uint8Array[] = [];
+  let parts: Uint8Array[] = [];
+  let size = 1; // the closing bracket; each part adds its length and one separator or the opening bracket
+  const close = () => {
+    if (parts.length === 1) payloads.push(parts[0]!);
+    else if (parts.length > 1) {
+      const out = new Uint8Array(size);
+      let at = 0;
+      parts.forEach((p, i) => {
+        out[at++] = i === 0 ? OPEN : COMMA;
+        out.set(p, at);
+        at += p.length;
+      });
+      out[at] = CLOSE;
+      payloads.push(out);
+    }
+    parts = [];
+    size = 1;
+  };
+  for (const m of messages) {
+    const bytes = canonical(m);
+    if (parts.length > 0 && (parts.length >= MAX_BUNDLE_MESSAGES || size + 1 + bytes.length > maxBytes)) close();
+    parts.push(bytes);
+    size += 1 + bytes.length;
+  }
+  close();
+  return payloads;
+}
+
 const HEX_RE = /^0x(?:[0-9a-f]{2})*$/;
 const BYTES32_RE = /^0x[0-9a-f]{64}$/;
 const UINT_RE = /^(?:0|[1-9][0-9]*)$/;

@@ -19,6 +19,7 @@ export {
   parseMessage,
   signingBytes,
   encodeBundle,
+  packMessages,
   decodeMessages,
   MAX_BUNDLE_MESSAGES,
   voteDigest,

@@ -71,6 +71,8 @@ export function pbftBurstFigures(proposals: number, seconds: number, cpuSeconds:
 
 export interface P2pBenchFigures {
   gossip: GossipFigures;
+  /** The same with gossipsub's StrictSign: every message also signed and checked with libp2p keys. */
+  gossipStrictSign: GossipFigures;
   pbft: PbftOverLibp2pFigures[];
   environment: { cpus: number; loadAverage1m: number; node: string };
 }
@@ -82,6 +84,8 @@ export interface P2pBenchOptions {
   pbftSizes?: number[];
   pbftRounds?: number;
   pbftBurst?: number;
+  /** Gossipsub message signatures for the gossip figures (the host's default: StrictNoSign). */
+  gossipSignaturePolicy?: "StrictSign" | "StrictNoSign";
 }
 
 /** Bursts measured per committee size; the median one is reported. */
@@ -108,7 +112,7 @@ export async function runGossipBench(nodes = 7, opts: P2pBenchOptions = {}): Pro
   const intervalMs = opts.intervalMs ?? 50;
   const burstMessages = opts.burstMessages ?? 500;
   const registry = new MemoryRegistryView();
-  const members = await startCluster(registry, nodes);
+  const members = await startCluster(registry, nodes, 1n, opts.gossipSignaturePolicy ? { gossipSignaturePolicy: opts.gossipSignaturePolicy } : {});
   try {
     const sentAt = new Map<number, number>();
     const latencies: number[] = [];
@@ -246,9 +250,10 @@ export async function runPbftOverLibp2p(n: number, rounds = 10, burst = 32): Pro
 
 export async function runP2pBench(opts: P2pBenchOptions = {}): Promise<P2pBenchFigures> {
   const gossip = await runGossipBench(7, opts);
+  const gossipStrictSign = await runGossipBench(7, { ...opts, gossipSignaturePolicy: "StrictSign" });
   const pbft: PbftOverLibp2pFigures[] = [];
   for (const n of opts.pbftSizes ?? [4, 7, 10]) pbft.push(await runPbftOverLibp2p(n, opts.pbftRounds ?? 10, opts.pbftBurst ?? 32));
-  return { gossip, pbft, environment: { cpus: cpus().length, loadAverage1m: Math.round(loadavg()[0]! * 100) / 100, node: process.version } };
+  return { gossip, gossipStrictSign, pbft, environment: { cpus: cpus().length, loadAverage1m: Math.round(loadavg()[0]! * 100) / 100, node: process.version } };
 }
 
 function printTable(f: P2pBenchFigures): void {
@@ -256,9 +261,14 @@ function printTable(f: P2pBenchFigures): void {
   console.log(`gossip, ${g.nodes} nodes, ${g.payloadBytes} B signed envelopes (load avg ${f.environment.loadAverage1m} on ${f.environment.cpus} cpus)`);
   console.table({
     paced: { p50_ms: g.paced.p50Ms, p99_ms: g.paced.p99Ms, mean_ms: g.paced.meanMs, samples: g.paced.samples, lost: g.paced.lost },
+    paced_strict_sign: { p50_ms: f.gossipStrictSign.paced.p50Ms, p99_ms: f.gossipStrictSign.paced.p99Ms, mean_ms: f.gossipStrictSign.paced.meanMs, samples: f.gossipStrictSign.paced.samples, lost: f.gossipStrictSign.paced.lost },
     envelope_signing: { p50_ms: g.signing.p50Ms, p99_ms: g.signing.p99Ms, mean_ms: g.signing.meanMs, samples: g.signing.samples, lost: 0 },
   });
-  console.table({ burst: { messages: g.burst.messages, seconds: g.burst.seconds, msg_per_s_to_all: g.burst.messagesPerSecond, lost: g.burst.lost } });
+  const s = f.gossipStrictSign;
+  console.table({
+    burst: { messages: g.burst.messages, seconds: g.burst.seconds, msg_per_s_to_all: g.burst.messagesPerSecond, lost: g.burst.lost },
+    burst_strict_sign: { messages: s.burst.messages, seconds: s.burst.seconds, msg_per_s_to_all: s.burst.messagesPerSecond, lost: s.burst.lost },
+  });
   console.log("PBFT over libp2p (all replicas in one process)");
   console.table(
     Object.fromEntries(

@@ -1,7 +1,7 @@
 /**
- * One libp2p host per gateway: TCP, Noise, Yamux, identify, gossipsub (StrictNoSign: every
- * envelope carries its gateway's own signature; peer scoring) and the proof-of-trust binding service, with the registry-driven connection
- * gater. The gateway daemon creates one with `createTrustmeshHost`, starts it, dials its
+ * One libp2p host per gateway: TCP, Noise, Yamux, identify, gossipsub (StrictNoSign by
+ * default: every envelope carries its gateway's own signature; StrictSign as an option; peer
+ * scoring) and the proof-of-trust binding service, with the registry-driven connection gater. The gateway daemon creates one with `createTrustmeshHost`, starts it, dials its
  * bootstrap peers, subscribes handlers per topic and publishes signed envelopes.
  *
  * Admission (see bind-service.ts and registry-view.ts `admissionScope`):
@@ -15,7 +15,7 @@
  * - unregistered, banned, slashed or withdrawn nodes are disconnected and denied at the gate;
  *   a registry change re-judges connected peers at once.
  */
-import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub, type GossipsubOpts, type GossipsubMessage, type Message } from "@libp2p/gossipsub";
+import { gossipsub, StrictNoSign, StrictSign, TopicValidatorResult, type GossipSub, type GossipsubOpts, type GossipsubMessage, type Message } from "@libp2p/gossipsub";
 import { createTopicScoreParams, type TopicScoreParams } from "@libp2p/gossipsub/score";
 import { identify, type Identify } from "@libp2p/identify";
 import type { Libp2p, PeerId, PrivateKey, Startable, Stream } from "@libp2p/interface";
@@ -66,6 +66,16 @@ export interface TrustmeshHostOptions {
    * three relay paths per node.
    */
   meshDegree?: number;
+  /**
+   * Gossipsub's own message signatures. "StrictNoSign" (default): none; every envelope already
+   * carries its gateway's signature, checked against the registry by every receiver and relay,
+   * and the envelope's nonce and timestamp do what gossipsub's seqno does (see
+   * envelopeMessageId). "StrictSign": each message is also signed with the host's libp2p key
+   * and checked by gossipsub before our validator runs, for operators who want the libp2p
+   * layer to stand on its own. Every host of a network must use the same policy: a StrictSign
+   * host drops unsigned messages and a StrictNoSign host drops signed ones.
+   */
+  gossipSignaturePolicy?: "StrictSign" | "StrictNoSign";
   /** Gossipsub's IP-colocation penalty punishes every peer on a loopback cluster; off by default there. */
   ipColocationWeight?: number;
   now?: () => number;
@@ -504,7 +514,7 @@ export async function createTrustmeshHost(opts: TrustmeshHostOptions): Promise<T
   const topics: Record<string, TopicScoreParams> = {};
   for (const k of TOPIC_KINDS) topics[topicName(opts.chainId, k)] = topicScoreParams();
   const gossipOpts: Partial<GossipsubOpts> = {
-    globalSignaturePolicy: StrictNoSign,
+    globalSignaturePolicy: opts.gossipSignaturePolicy === "StrictSign" ? StrictSign : StrictNoSign,
     allowedTopics: TOPIC_KINDS.map((k) => topicName(opts.chainId, k)),
     allowPublishToZeroTopicPeers: true,
     fallbackToFloodsub: false,

@@ -37,6 +37,8 @@ export interface GatewayConfig {
   p2p: {
     listen: string[];
     bootstrap: string[];
+    /** Gossipsub message signatures (TrustmeshHostOptions); one policy for the whole network. */
+    gossipSignaturePolicy: "StrictSign" | "StrictNoSign";
   };
   agent: {
     host: string;
@@ -104,6 +106,8 @@ export function parseGatewayConfig(json: unknown, baseDir: string): GatewayConfi
   if (action !== "report" && action !== "stop-task" && action !== "reboot") {
     fail(`onFailedVerdict must be "report", "stop-task" or "reboot"`);
   }
+  const signaturePolicy = p2p.gossipSignaturePolicy ?? "StrictNoSign";
+  if (signaturePolicy !== "StrictSign" && signaturePolicy !== "StrictNoSign") fail(`p2p.gossipSignaturePolicy must be "StrictSign" or "StrictNoSign"`);
   if (c.byzantine !== undefined && c.byzantine !== "equivocate") fail(`byzantine must be "equivocate" when set`);
   let ipfsConfig: GatewayConfig["ipfs"];
   if (ipfs.kind === "embedded") ipfsConfig = { kind: "embedded", dir: path(ipfs.dir, "ipfs.dir") };
@@ -125,7 +129,11 @@ export function parseGatewayConfig(json: unknown, baseDir: string): GatewayConfi
       vrfKeystore: path(keys.vrfKeystore, "keys.vrfKeystore"),
       passwordEnv: str(keys.passwordEnv ?? "TRUSTMESH_KEYSTORE_PASSWORD", "keys.passwordEnv"),
     },
-    p2p: { listen: strings(p2p.listen ?? ["/ip4/127.0.0.1/tcp/0"], "p2p.listen"), bootstrap: strings(p2p.bootstrap ?? [], "p2p.bootstrap") },
+    p2p: {
+      listen: strings(p2p.listen ?? ["/ip4/127.0.0.1/tcp/0"], "p2p.listen"),
+      bootstrap: strings(p2p.bootstrap ?? [], "p2p.bootstrap"),
+      gossipSignaturePolicy: signaturePolicy,
+    },
     agent: {
       host: str(agent.host ?? "127.0.0.1", "agent.host"),
       port: int(agent.port, "agent.port", 1),

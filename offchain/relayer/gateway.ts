@@ -52,7 +52,7 @@ export interface GatewayRuntime {
   agent: { host: string; port: number; publicKey: Uint8Array; staticKey: StaticKeyPair; rekeyIntervalMs: number };
   identity: HpcIdentity;
   verifier: VerifierParams & { meanIntervalMs: number };
-  p2p: { listen: string[]; bootstrap: string[] };
+  p2p: { listen: string[]; bootstrap: string[]; gossipSignaturePolicy?: "StrictSign" | "StrictNoSign" };
   statusPort?: number;
   onFailedVerdict: FailedVerdictAction;
   /** What "reboot" and "stop-task" do on this machine (PXE power cycle, task runner...). */
@@ -168,6 +168,7 @@ export class Gateway {
       registry: this.registryView,
       listen: rt.p2p.listen,
       heartbeatIntervalMs: 500,
+      ...(rt.p2p.gossipSignaturePolicy ? { gossipSignaturePolicy: rt.p2p.gossipSignaturePolicy } : {}),
     });
     await this.host.start();
     this.host.onRejected((r) => {

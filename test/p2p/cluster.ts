@@ -58,13 +58,13 @@ export async function startHost(
 }
 
 /** Registers and starts n trusted members and connects every pair. */
-export async function startCluster(registry: MemoryRegistryView, n: number, firstNodeId = 1n): Promise<Member[]> {
+export async function startCluster(registry: MemoryRegistryView, n: number, firstNodeId = 1n, extra: Partial<TrustmeshHostOptions> = {}): Promise<Member[]> {
   const members: Member[] = [];
   for (let i = 0; i < n; i++) {
     const account = newAccount();
     const nodeId = firstNodeId + BigInt(i);
     register(registry, account, nodeId);
-    members.push(await startHost(registry, account, nodeId));
+    members.push(await startHost(registry, account, nodeId, extra));
   }
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < i; j++) await members[i]!.host.dial(members[j]!.host.multiaddrs[0]!);

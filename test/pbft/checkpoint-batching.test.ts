@@ -52,26 +52,28 @@ describe("pbft checkpoints, watermarks and batching", () => {
     expect(c.replicas[3]!.s.stateDigest).to.equal(c.replicas[0]!.s.stateDigest);
   });
 
-  it("batching: a full batch goes out at once, a partial one when the batch timer fires", async () => {
+  it("batching: an idle primary proposes at once; while a batch is in flight, a full batch goes out at once, a partial one when the batch timer fires", async () => {
     const c = new Cluster(4, { maxBatch: 3, batchTimeoutMs: 5 });
-    await c.request(vote(1), [0]);
-    await c.request(vote(2), [0]);
-    expect(c.outputs[0]!.some((o) => o.type === "broadcast" && o.message.type === "pre-prepare")).to.equal(false);
-    expect([...c.timers[0]!.values()].map((t) => [t.timer.kind, t.ms])).to.deep.include(["batch", 5]);
-    await c.request(vote(3), [0]);
     const pps = () => c.outputs[0]!.flatMap((o) => (o.type === "broadcast" && o.message.type === "pre-prepare" ? [o.message] : []));
+    await c.request(vote(1), [0]);
+    expect(pps().map((pp) => pp.batch.map((v) => Number(v.round))), "nothing in flight: no wait").to.deep.equal([[1]]);
+    await c.request(vote(2), [0]);
+    await c.request(vote(3), [0]);
     expect(pps()).to.have.length(1);
-    expect(pps()[0]!.batch.map((v) => Number(v.round))).to.deep.equal([1, 2, 3]);
+    expect([...c.timers[0]!.values()].map((t) => [t.timer.kind, t.ms])).to.deep.include(["batch", 5]);
     await c.request(vote(4), [0]);
-    expect(pps()).to.have.length(1);
-    await c.fire(0, "batch");
     expect(pps()).to.have.length(2);
-    expect(pps()[1]!.batch.map((v) => Number(v.round))).to.deep.equal([4]);
+    expect(pps()[1]!.batch.map((v) => Number(v.round))).to.deep.equal([2, 3, 4]);
+    await c.request(vote(5), [0]);
+    expect(pps()).to.have.length(2);
+    await c.fire(0, "batch");
+    expect(pps()).to.have.length(3);
+    expect(pps()[2]!.batch.map((v) => Number(v.round))).to.deep.equal([5]);
     await c.run();
     for (let i = 0; i < 4; i++) {
       const d = c.decisions[i]!;
-      expect([...d.values()].map((x) => x.batch.length)).to.deep.equal([3, 1]);
-      expect(d.get(1)!.certificates.every((x) => x !== null && x.signatures.length >= 3)).to.equal(true);
+      expect([...d.values()].map((x) => x.batch.length)).to.deep.equal([1, 3, 1]);
+      expect(d.get(2)!.certificates.every((x) => x !== null && x.signatures.length >= 3)).to.equal(true);
     }
   });
 

@@ -235,7 +235,10 @@ export class Replica {
         if (batch.length >= this.cfg.maxBatch) break;
       }
       if (batch.length === 0) return;
-      if (batch.length < this.cfg.maxBatch && !flush && this.cfg.batchTimeoutMs > 0) {
+      // An idle pipeline proposes at once: waiting for company only pays while an earlier
+      // batch is still being agreed on (what arrives meanwhile would wait for it anyway).
+      const idle = s.nextSeq <= s.lastExecuted + 1;
+      if (batch.length < this.cfg.maxBatch && !flush && !idle && this.cfg.batchTimeoutMs > 0) {
         if (!s.batchTimerArmed) {
           s.batchTimerArmed = true;
           out.setTimer({ kind: "batch", view: s.view }, this.cfg.batchTimeoutMs);

@@ -239,7 +239,7 @@ export interface ReplicaConfig {
   watermarkWindow?: number;
   /** Largest batch a primary proposes (default 32; 1 disables batching). */
   maxBatch?: number;
-  /** Primary waits this long for a full batch (default 2 ms). */
+  /** While an earlier batch is in flight, the primary waits this long for a full one (default 2 ms); an idle primary proposes at once. */
   batchTimeoutMs?: number;
   /** Backup suspects the primary when a pending request is not executed in time (default 500 ms). */
   requestTimeoutMs?: number;

@@ -16,7 +16,7 @@ import { trustBoardDomain, voteTypes, type Vote } from "../../offchain/chain/eip
 import { openContentStore, cidToHex } from "../../ipfs/adapter/index.js";
 import { bundledScoringSource, publishScoringSource } from "../../ipfs/scoring/index.js";
 import { swtpmCa } from "../../firmware/agent/swtpm.js";
-import { decodeMessage } from "../../offchain/core/pbft/index.js";
+import { decodeMessages } from "../../offchain/core/pbft/index.js";
 import { MessageType } from "../../offchain/p2p/topics.js";
 import { decodeRoundPayload } from "../../offchain/relayer/round-messages.js";
 
@@ -129,7 +129,8 @@ export class GatewayProcess {
 
   /** The daemon's status endpoint, as text (admitted peers, connections, metrics). */
   async statusReport(): Promise<string> {
-    const url = /running; status (\S+)/.exec(this.stderr)?.[1];
+    // "running; status http://127.0.0.1:PORT/status; p2p ...": the URL without its separator.
+    const url = /running; status (\S+?);/.exec(this.stderr)?.[1];
     if (url === undefined) return "no status endpoint printed";
     const res = await fetch(url, { signal: AbortSignal.timeout(3_000) });
     return await res.text();
@@ -167,10 +168,13 @@ export class SignatureWitness {
       host.subscribe("pbft", (m) => {
         if (m.envelope.type !== MessageType.Pbft) return;
         try {
-          const msg = decodeMessage(m.envelope.payload);
+          if (m.envelope.sender !== watched) return;
+          // One envelope may carry a bundle: everything one busy spell of the replica sent.
           // A commit is authored by its `replica`; relayed copies of it carry the same signatures.
-          if (msg.type !== "commit" || m.envelope.sender !== watched) return;
-          for (const e of msg.endorsements) if (e) this.add(m.envelope.round, e.signature);
+          for (const msg of decodeMessages(m.envelope.payload)) {
+            if (msg.type !== "commit") continue;
+            for (const e of msg.endorsements) if (e) this.add(m.envelope.round, e.signature);
+          }
         } catch {
           // not ours to judge
         }

@@ -228,7 +228,15 @@ export class PbftTransport implements Startable {
 
   private async flush(): Promise<void> {
     for (const [to, messages] of this.outgoing.take()) {
-      for (const payload of packMessages(messages, MAX_PAYLOAD_BYTES)) {
+      let payloads: Uint8Array[];
+      try {
+        payloads = packMessages(messages, MAX_PAYLOAD_BYTES);
+      } catch (err) {
+        // A message the codec cannot encode is the replica's bug; it must not stop the loop.
+        this.opts.onError?.(err);
+        continue;
+      }
+      for (const payload of payloads) {
         if (to === BROADCAST) await this.publish(payload);
         else await this.sendTo(to, payload);
       }

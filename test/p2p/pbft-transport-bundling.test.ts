@@ -156,6 +156,23 @@ describe("p2p PBFT transport: bundling of outputs (no sockets)", () => {
     expect(host.wire.flatMap((w) => w.messages.map(seqOf))).to.deep.equal(Array.from({ length: 10 }, (_, i) => i));
   });
 
+  it("a message the codec refuses is reported, and what follows still leaves", async () => {
+    const log: string[] = [];
+    const host = new RecordingHost(log);
+    const errors: unknown[] = [];
+    const unencodable = { ...prepare(0, 1), view: 0.5 } as PbftMessage; // not a safe integer
+    const replica = scriptedReplica((_input, k) => [{ type: "broadcast", message: k === 0 ? unencodable : prepare(0, k) }]);
+    const t = new PbftTransport({ host: host as unknown as TrustmeshHost, replica, committee, onError: (e) => errors.push(e) });
+    await t.start();
+    t.submit(vote(0n));
+    await settle();
+    t.submit(vote(1n));
+    await settle();
+    await t.stop();
+    expect(errors.map((e) => (e as { code?: string }).code)).to.deep.equal(["PBFT_ENCODE"]);
+    expect(host.wire.flatMap((w) => w.messages.map(seqOf))).to.deep.equal([1]);
+  });
+
   it("splits a spell's broadcasts across envelopes when one would exceed the payload limit", async () => {
     const log: string[] = [];
     const host = new RecordingHost(log);

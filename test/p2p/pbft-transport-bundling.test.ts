@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { decodeMessages, encodeMessage, type JournalRecord, type PbftMessage, type Replica, type ReplicaInput, type ReplicaOutput, type Vote } from "../../offchain/core/pbft/index.js";
 import { MAX_PAYLOAD_BYTES } from "../../offchain/p2p/envelope.js";
 import type { MessageHandler, PublishParameters, TrustmeshHost } from "../../offchain/p2p/host.js";
-import { PbftTransport } from "../../offchain/p2p/pbft-transport.js";
+import { PbftTransport, type PbftTransportOptions } from "../../offchain/p2p/pbft-transport.js";
 
 const B32 = `0x${"cd".repeat(32)}` as const;
 
@@ -22,8 +22,6 @@ interface Wire {
   to?: bigint;
   messages: PbftMessage[];
   payloadBytes: number;
-  /** events recorded before this one left (journal appends, other deliveries) */
-  at: number;
 }
 
 /** Records publish/sendDirect calls in one event log shared with the journal. */
@@ -48,7 +46,7 @@ class RecordingHost {
   private record(kind: Wire["kind"], to: bigint | undefined, p: PublishParameters): void {
     const messages = decodeMessages(p.payload);
     this.log.push(`${kind}:${messages.map((m) => `${m.type}@${seqOf(m) ?? "-"}`).join(",")}`);
-    this.wire.push({ kind, ...(to === undefined ? {} : { to }), messages, payloadBytes: p.payload.length, at: this.log.length - 1 });
+    this.wire.push({ kind, ...(to === undefined ? {} : { to }), messages, payloadBytes: p.payload.length });
   }
 }
 
@@ -72,10 +70,32 @@ async function settle(ms = 30): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * A transport over `replica` and a recording host: rounds 0..inputs-1 submitted at once (so
+ * they queue together), `settleMs` to let them leave, then stopped. Returns the host.
+ */
+async function drive(
+  replica: Replica,
+  inputs: number,
+  settleMs: number,
+  extra: Partial<Pick<PbftTransportOptions, "journal" | "onError">> = {},
+  log: string[] = [],
+): Promise<RecordingHost> {
+  const host = new RecordingHost(log);
+  const t = new PbftTransport({ host: host as unknown as TrustmeshHost, replica, committee, ...extra });
+  await t.start();
+  for (let r = 0n; r < BigInt(inputs); r++) t.submit(vote(r));
+  await settle(settleMs);
+  await t.stop();
+  return host;
+}
+
+/** The sequence numbers that left, in the order they left. */
+const sentSeqs = (host: RecordingHost): (number | undefined)[] => host.wire.flatMap((w) => w.messages.map(seqOf));
+const upTo = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
 describe("p2p PBFT transport: bundling of outputs (no sockets)", () => {
   it("one step's broadcasts leave as one envelope and its sends as one per destination", async () => {
-    const log: string[] = [];
-    const host = new RecordingHost(log);
     const replica = scriptedReplica(() => [
       { type: "broadcast", message: prepare(0, 1) },
       { type: "send", to: 3, message: prepare(0, 2) },
@@ -83,11 +103,7 @@ describe("p2p PBFT transport: bundling of outputs (no sockets)", () => {
       { type: "send", to: 3, message: prepare(0, 4) },
       { type: "send", to: 5, message: prepare(0, 5) },
     ]);
-    const t = new PbftTransport({ host: host as unknown as TrustmeshHost, replica, committee });
-    await t.start();
-    t.submit(vote(1n));
-    await settle();
-    await t.stop();
+    const host = await drive(replica, 1, 30);
     const publishes = host.wire.filter((w) => w.kind === "publish");
     expect(publishes.map((w) => w.messages.map(seqOf))).to.deep.equal([[1, 3]]);
     const direct = host.wire.filter((w) => w.kind === "direct");
@@ -99,7 +115,6 @@ describe("p2p PBFT transport: bundling of outputs (no sockets)", () => {
 
   it("a persist is written before any output that follows it leaves", async () => {
     const log: string[] = [];
-    const host = new RecordingHost(log);
     // Step k broadcasts prepare k; step 2 also persists before its broadcast.
     const replica = scriptedReplica((_input, k) =>
       k === 2
@@ -112,11 +127,7 @@ describe("p2p PBFT transport: bundling of outputs (no sockets)", () => {
         log.push(`persist:${record.type}`);
       },
     };
-    const t = new PbftTransport({ host: host as unknown as TrustmeshHost, replica, committee, journal });
-    await t.start();
-    for (let r = 0n; r < 4n; r++) t.submit(vote(r));
-    await settle(120);
-    await t.stop();
+    await drive(replica, 4, 120, { journal }, log);
     // Everything left, in order; the two broadcasts that follow the persist only after it was written.
     const published = log.filter((e) => e.startsWith("publish:"));
     expect(published.join(",").replace(/publish:/g, "")).to.equal("prepare@0,prepare@1,prepare@2,prepare@3");
@@ -126,34 +137,20 @@ describe("p2p PBFT transport: bundling of outputs (no sockets)", () => {
   });
 
   it("a busy queue still flushes after HOLD_MAX_MESSAGES messages, in order and complete", async () => {
-    const log: string[] = [];
-    const host = new RecordingHost(log);
-    const replica = scriptedReplica((_input, k) => [{ type: "broadcast", message: prepare(0, k) }]);
-    const t = new PbftTransport({ host: host as unknown as TrustmeshHost, replica, committee });
-    await t.start();
-    for (let r = 0n; r < 200n; r++) t.submit(vote(r));
-    await settle(200);
-    await t.stop();
+    const host = await drive(scriptedReplica((_input, k) => [{ type: "broadcast", message: prepare(0, k) }]), 200, 200);
     const sizes = host.wire.map((w) => w.messages.length);
     expect(sizes.length, JSON.stringify(sizes)).to.be.greaterThan(1);
     for (const s of sizes) expect(s).to.be.at.most(64);
     expect(sizes.length, "messages of inputs queued together share envelopes").to.be.at.most(100);
-    expect(host.wire.flatMap((w) => w.messages.map(seqOf))).to.deep.equal(Array.from({ length: 200 }, (_, i) => i));
+    expect(sentSeqs(host)).to.deep.equal(upTo(200));
   });
 
   it("a slow queue holds an output for at most one more step once HOLD_MAX_MS has passed", async () => {
-    const log: string[] = [];
-    const host = new RecordingHost(log);
     // 10 ms per step, 10 inputs queued: with no age limit all ten would wait ~100 ms for one flush.
-    const replica = scriptedReplica((_input, k) => [{ type: "broadcast", message: prepare(0, k) }], 10);
-    const t = new PbftTransport({ host: host as unknown as TrustmeshHost, replica, committee });
-    await t.start();
-    for (let r = 0n; r < 10n; r++) t.submit(vote(r));
-    await settle(250);
-    await t.stop();
+    const host = await drive(scriptedReplica((_input, k) => [{ type: "broadcast", message: prepare(0, k) }], 10), 10, 250);
     const sizes = host.wire.map((w) => w.messages.length);
     for (const n of sizes) expect(n, JSON.stringify(sizes)).to.be.at.most(2);
-    expect(host.wire.flatMap((w) => w.messages.map(seqOf))).to.deep.equal(Array.from({ length: 10 }, (_, i) => i));
+    expect(sentSeqs(host)).to.deep.equal(upTo(10));
   });
 
   it("a message the codec refuses is reported, and what follows still leaves", async () => {
@@ -174,20 +171,13 @@ describe("p2p PBFT transport: bundling of outputs (no sockets)", () => {
   });
 
   it("splits a spell's broadcasts across envelopes when one would exceed the payload limit", async () => {
-    const log: string[] = [];
-    const host = new RecordingHost(log);
     // Commits with many endorsements: ~30 KiB each, so about eight fit under 256 KiB.
     const endorsements = Array.from({ length: 220 }, () => ({ signature: `0x${"ee".repeat(65)}` as const, vrfOutput: B32 }));
     const big = (seq: number): PbftMessage => ({ type: "commit", replica: 0, sig: "0x01", view: 0, seq, digest: B32, endorsements });
     const each = encodeMessage(big(1)).length;
-    const replica = scriptedReplica((_input, k) => [{ type: "broadcast", message: big(k) }]);
-    const t = new PbftTransport({ host: host as unknown as TrustmeshHost, replica, committee });
-    await t.start();
-    for (let r = 0n; r < 20n; r++) t.submit(vote(r));
-    await settle(200);
-    await t.stop();
+    const host = await drive(scriptedReplica((_input, k) => [{ type: "broadcast", message: big(k) }]), 20, 200);
     expect(each * 20).to.be.greaterThan(MAX_PAYLOAD_BYTES);
     for (const w of host.wire) expect(w.payloadBytes).to.be.at.most(MAX_PAYLOAD_BYTES);
-    expect(host.wire.flatMap((w) => w.messages.map(seqOf))).to.deep.equal(Array.from({ length: 20 }, (_, i) => i));
+    expect(sentSeqs(host)).to.deep.equal(upTo(20));
   });
 });

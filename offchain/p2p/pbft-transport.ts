@@ -228,18 +228,32 @@ export class PbftTransport implements Startable {
 
   private async flush(): Promise<void> {
     for (const [to, messages] of this.outgoing.take()) {
-      let payloads: Uint8Array[];
-      try {
-        payloads = packMessages(messages, MAX_PAYLOAD_BYTES);
-      } catch (err) {
-        // A message the codec cannot encode is the replica's bug; it must not stop the loop.
-        this.opts.onError?.(err);
-        continue;
-      }
-      for (const payload of payloads) {
+      for (const payload of this.pack(messages)) {
         if (to === BROADCAST) await this.publish(payload);
         else await this.sendTo(to, payload);
       }
+    }
+  }
+
+  /**
+   * Payloads for one destination. A message the codec cannot encode is the replica's bug: it
+   * is reported and left out, and the messages held with it still leave (packed alone only
+   * then, so the common case encodes each message once).
+   */
+  private pack(messages: PbftMessage[]): Uint8Array[] {
+    try {
+      return packMessages(messages, MAX_PAYLOAD_BYTES);
+    } catch {
+      const encodable = messages.filter((m) => {
+        try {
+          packMessages([m], MAX_PAYLOAD_BYTES);
+          return true;
+        } catch (err) {
+          this.opts.onError?.(err);
+          return false;
+        }
+      });
+      return encodable.length === 0 ? [] : packMessages(encodable, MAX_PAYLOAD_BYTES);
     }
   }
 

@@ -129,6 +129,46 @@ interface RevealRecord extends VerifiedReveal {
  */
 const REVEAL_GRACE_MS = 500;
 
+interface CommitEndorsement {
+  signature: Hex;
+  vrfOutput: Hex;
+  digest: Hex;
+}
+
+/**
+ * The commits of one round seen on the wire, by replica, with a wake-up for whoever waits
+ * for the next one: a certificate short of the on-chain quorum is completed the moment the
+ * missing commit lands (it was a 100 ms poll, most of a verdict's time after the decision).
+ */
+class CommitCollector {
+  readonly byReplica = new Map<number, CommitEndorsement>();
+  /** Set when the round's verdict is seen on chain: a short certificate is then moot. */
+  recorded = false;
+  private wake: (() => void) | undefined;
+
+  markRecorded(): void {
+    this.recorded = true;
+    this.wake?.();
+  }
+
+  add(replica: number, c: CommitEndorsement): void {
+    this.byReplica.set(replica, c);
+    this.wake?.();
+  }
+
+  /** Resolves when a commit arrives, or after `timeoutMs`. */
+  next(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), Math.max(0, timeoutMs));
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+}
+
 interface Waiter {
   resolve: (r: { payload: AttestResponsePayload; data: Uint8Array }) => void;
   reject: (e: Error) => void;
@@ -312,7 +352,9 @@ export class VerifierService {
     }
     const ticket = await this.prepared(round, epoch);
     if (!ticket) return { kind: "not-selected" };
-    if (!(await o.chain.canSign(await o.chain.node(o.nodeId, 0), o.params.quorum))) return { kind: "not-selected" };
+    // Status changes evict the cached record (chain-context): a fresh read per round would
+    // only add a call to the chain at the busiest moment of the round.
+    if (!(await o.chain.canSign(await o.chain.node(o.nodeId, 2_000), o.params.quorum))) return { kind: "not-selected" };
     // A banned node is out of the network until its ban ends; verdicts on it would only
     // rebuild the reputation its ban took away.
     if ((await o.chain.node(target, 2_000)).status === NodeStatus.Banned) return { kind: "not-selected" };
@@ -380,12 +422,16 @@ export class VerifierService {
     this.o.onTiming?.({ round, event: "requested", at: requestedAt });
 
     // 3. The committee: every reveal stamped by the deadline.
-    const reveals = await this.awaitReveals(round, revealDeadline, await this.possibleRevealers(target));
+    const possible = await this.possibleRevealers(target);
+    const reveals = await this.awaitReveals(round, revealDeadline, possible);
     let committee;
     try {
       committee = formCommittee(reveals, epoch.threshold, o.params.quorum);
     } catch (e) {
-      log.warn({ err: e, reveals: reveals.length }, "no committee: abstaining");
+      log.warn(
+        { err: e, revealed: reveals.map((r) => r.node.toString()), possible, pastDeadlineMs: Date.now() - revealDeadline, startedMs: requestedAt - startMs },
+        "no committee: abstaining",
+      );
       await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "abandoned", updatedAt: Date.now() });
       return { kind: "abstained", reason: isTrustmeshError(e) ? e.code : "committee" };
     }
@@ -560,6 +606,7 @@ export class VerifierService {
 
   private async agree(round: bigint, myVote: Vote, members: RevealRecord[], myIndex: number, output: Hex, log: Logger, backlog: ReceivedMessage[]): Promise<RoundOutcome> {
     const o = this.o;
+    const agreeStartedAt = Date.now();
     const domain = trustBoardDomain(o.chain.chainId, o.chain.addresses.board);
     const replica = createReplica({
       id: myIndex,
@@ -591,7 +638,7 @@ export class VerifierService {
     // PBFT decides with 2f+1 commits; the TrustBoard may want more signatures than that
     // (its quorum is a governance parameter). Every commit on the wire carries its signer's
     // vote signature, so the commits that arrive after the decision are collected too.
-    const commits = new Map<number, { signature: Hex; vrfOutput: Hex; digest: Hex }>();
+    const commits = new CommitCollector();
     const unsubscribeCommits = o.host.subscribe("pbft", (m) => {
       if (m.envelope.type !== MessageType.Pbft || m.envelope.round !== round) return;
       try {
@@ -599,12 +646,15 @@ export class VerifierService {
           const e = msg.type === "commit" ? msg.endorsements[0] : null;
           const member = members[msg.type === "commit" ? msg.replica : -1];
           if (msg.type === "commit" && e && member && member.node === m.envelope.sender) {
-            commits.set(msg.replica, { signature: e.signature, vrfOutput: e.vrfOutput, digest: msg.digest });
+            commits.add(msg.replica, { signature: e.signature, vrfOutput: e.vrfOutput, digest: msg.digest });
           }
         }
       } catch {
         // Malformed PBFT traffic is the transport's business (it penalises the sender).
       }
+    });
+    const unsubscribeRecorded = o.chain.onEvent((e) => {
+      if (e.eventName === "VerdictRecorded" && (e.args.round as bigint) === round) commits.markRecorded();
     });
     let decidedHere = false;
     const decided = new Promise<Decision>((resolve) => {
@@ -638,14 +688,27 @@ export class VerifierService {
       new Promise<null>((r) => setTimeout(() => r(null), o.params.roundTimeoutMs).unref()),
     ]);
     if (!decision) {
+      unsubscribeCommits();
+      unsubscribeRecorded();
       log.warn("no PBFT decision before the round timeout");
       return { kind: "abstained", reason: "no decision" };
     }
     o.metrics.inc("rounds_decided");
+    const decidedAt = Date.now();
     const i = decision.batch.findIndex((v) => v.round === round);
     const vote = decision.batch[i] as Vote;
-    const certificate = await this.completeCertificate(vote, decision, members, myIndex, commits, domain, output);
-    unsubscribeCommits();
+    let certificate: Certificate | null;
+    try {
+      certificate = await this.completeCertificate(vote, decision, members, myIndex, commits, domain, output);
+    } finally {
+      unsubscribeCommits();
+      unsubscribeRecorded();
+    }
+    const completedAt = Date.now();
+    if (!certificate && commits.recorded) {
+      log.info("decided; another member's certificate was recorded first");
+      return { kind: "decided", vote, certificate: null, submitted: false };
+    }
     if (!certificate) {
       log.warn({ quorum: o.params.quorum }, "decided, but not enough vote signatures for the on-chain quorum");
       return { kind: "decided", vote, certificate: null, submitted: false };
@@ -657,7 +720,7 @@ export class VerifierService {
     if (this.byzantine === "equivocate") await this.equivocate(vote);
 
     const primary = decision.view % members.length;
-    const submitted = await this.submit(certificate, primary === myIndex ? 0 : 1500 + 500 * ((myIndex - primary + members.length) % members.length), log);
+    const submitted = await this.submit(certificate, primary === myIndex ? 0 : 1500 + 500 * ((myIndex - primary + members.length) % members.length), log.child({ ms: { agree: decidedAt - agreeStartedAt, complete: completedAt - decidedAt } }));
     return { kind: "decided", vote, certificate, submitted };
   }
 
@@ -682,7 +745,7 @@ export class VerifierService {
     decision: Decision,
     members: RevealRecord[],
     myIndex: number,
-    commits: Map<number, { signature: Hex; vrfOutput: Hex; digest: Hex }>,
+    commits: CommitCollector,
     domain: ReturnType<typeof trustBoardDomain>,
     output: Hex,
   ): Promise<Certificate | null> {
@@ -698,14 +761,14 @@ export class VerifierService {
     // a short certificate keeps waiting for as long as the round may live.
     const deadline = Date.now() + o.params.roundTimeoutMs;
     for (;;) {
-      for (const [replica, c] of commits) {
+      for (const [replica, c] of commits.byReplica) {
         const member = members[replica];
         if (!member || replica === myIndex || bySigner.has(member.gateway) || c.digest !== decision.digest) continue;
         const ok = (await voteSignerOf(domain, vote, c.signature))?.toLowerCase() === member.gateway.toLowerCase();
         if (ok) bySigner.set(member.gateway, c);
       }
-      if (bySigner.size >= o.params.quorum || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 100));
+      if (bySigner.size >= o.params.quorum || commits.recorded || Date.now() > deadline) break;
+      await commits.next(deadline - Date.now());
     }
     if (bySigner.size < o.params.quorum) return null;
     const signers = [...bySigner.keys()];
@@ -724,6 +787,7 @@ export class VerifierService {
     }
     // The contract wants signers ascending: sort the three arrays together.
     const order = cert.signers.map((s, i) => ({ s: s.toLowerCase(), i })).sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : 0));
+    const submittingAt = Date.now();
     try {
       const tx = await this.o.chain.submitCertificate(
         cert.vote,
@@ -732,7 +796,7 @@ export class VerifierService {
       );
       this.o.metrics.inc("certificates_submitted");
       this.o.onTiming?.({ round: cert.vote.round, event: "recorded", at: Date.now() });
-      log.info({ tx, signers: cert.signers.length }, "certificate submitted");
+      log.info({ tx, signers: cert.signers.length, submitMs: Date.now() - submittingAt }, "certificate submitted");
       return true;
     } catch (e) {
       log.info({ reason: revertReason(e) }, "certificate not submitted (already recorded?)");

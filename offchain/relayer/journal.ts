@@ -1,23 +1,39 @@
 /**
  * The gateway's durable memory: nonce reservations, the votes it signed, and the rounds it
- * is working on. Every change is written (atomically) BEFORE the caller acts on it, so a
- * gateway killed at any point and restarted never reuses a nonce, never signs two
- * different votes for one round, and picks up its pending rounds where it left them.
+ * is working on. Every change is durable BEFORE the caller acts on it, so a gateway killed
+ * at any point and restarted never reuses a nonce, never signs two different votes for one
+ * round, and picks up its pending rounds where it left them.
  *
- * The file stays bounded: a durable signing floor (an epoch) is raised as epochs open;
+ * A change is one line appended to a log (journal-log.ts has the format), so its cost does
+ * not grow with the votes kept for the dispute window (rewriting the whole state on every
+ * round step was the gateway's largest CPU cost). The log is folded into a new snapshot
+ * when it has grown large, and when entries are dropped.
+ *
+ * The journal stays bounded: a durable signing floor (an epoch) is raised as epochs open;
  * votes, intents and rounds below it are dropped, and no round below it is ever signed
  * again, so a dropped vote can never be contradicted.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { join } from "node:path";
-import { TrustmeshError } from "../core/errors.js";
+import { close as closeFd, constants as fsConstants, fdatasync, open as openFd, write as writeFd } from "node:fs";
+import { open } from "node:fs/promises";
+import { promisify } from "node:util";
 import { decodeRoundId } from "../core/protocol.js";
-import { readJsonFile, removeStaleTemps, writeFileAtomic } from "./atomic-file.js";
+import { removeStaleTemps, writeFileAtomic } from "./atomic-file.js";
 import { faultPoint, type FaultRole } from "./fault.js";
+import {
+  encodeRecord,
+  journalPaths,
+  JournalError,
+  loadJournal,
+  logHeader,
+  newerLogError,
+  readOptionalFile,
+  type JournalPaths,
+  type JournalState,
+  type LoadedJournal,
+} from "./journal-log.js";
 
-export class JournalError extends TrustmeshError {
-  override name = "JournalError";
-}
+export { JournalError, readJournalState, readJournalStateSync, type JournalState } from "./journal-log.js";
 
 /** How many nonces are reserved per disk write; a crash skips at most this many. */
 const NONCE_BLOCK = 256n;
@@ -57,17 +73,24 @@ export interface RoundVote {
   signed: boolean;
 }
 
-interface JournalFile {
-  version: 1;
-  salt: string;
-  nonceReservedUpTo: string;
-  votes: Record<string, SignedVoteRecord>;
-  /** Votes about to be signed (absent in journals written before intents existed). */
-  intents?: Record<string, { voteHash: string; vote: Record<string, unknown> }>;
-  rounds: Record<string, PendingRound>;
-  /** Lowest epoch this gateway may still sign in (decimal; absent in older journals: 0). */
-  signingFloorEpoch?: string;
+export interface JournalOptions {
+  /**
+   * The log is folded into a new snapshot once an append would take it past this many
+   * bytes and past the size of the snapshot itself: the second bound keeps the bytes
+   * rewritten per byte logged below two however large the state grows.
+   */
+  logLimitBytes?: number;
 }
+
+const DEFAULT_LOG_LIMIT_BYTES = 1 << 20;
+
+// A plain descriptor, not a FileHandle: Node closes a FileHandle its owner forgot with a
+// warning on garbage collection (an error in later versions, DEP0137), and journals opened
+// only for a look, or by tests, are rarely closed.
+const openLog = promisify(openFd);
+const writeLog = promisify(writeFd);
+const syncLog = promisify(fdatasync);
+const closeLog = promisify(closeFd);
 
 /**
  * How long, in epochs, a signed vote still matters on chain: TrustBoard records a
@@ -126,45 +149,90 @@ interface Waiter {
 }
 
 export class GatewayJournal {
-  private state: JournalFile;
+  private state: JournalState;
   private nextNonce: bigint;
-  /** Flushes the write in progress does not cover: they share the next one. */
+  /** Records of the changes the write in progress does not cover: they share the next one. */
+  private pending: string[] = [];
   private waiters: Waiter[] = [];
+  /**
+   * The next write rewrites the snapshot: entries were dropped (the disk should shrink), or
+   * a write failed and the log may end in a torn record that a later append would bury.
+   */
+  private snapshotDue = false;
   private draining: Promise<void> | undefined;
   private writeCount = 0;
+  /** Generation of the snapshot on disk, and of the log that continues it. */
+  private generation: number;
+  private snapshotBytes: number;
+  /** Where the log's last whole record ends: appends land here. */
+  private logBytes: number;
+  /** Opened at the first append, so a journal opened only to be read holds no descriptor. */
+  private logFd: number | undefined;
   /** Newest opened epoch a compaction was asked for and has not started for yet. */
   private compactFor: bigint | undefined;
   private compacting: Promise<CompactionResult | undefined> | undefined;
   private closed = false;
   private readonly signing = new Map<string, Promise<string>>();
 
-  private constructor(private readonly path: string, state: JournalFile) {
-    this.state = state;
+  private constructor(
+    private readonly paths: JournalPaths,
+    loaded: { state: JournalState; generation: number; bytes: number },
+    logBytes: number,
+    private readonly logLimitBytes: number,
+  ) {
+    this.state = loaded.state;
+    this.generation = loaded.generation;
+    this.snapshotBytes = loaded.bytes;
+    this.logBytes = logBytes;
     // Everything up to the reserved mark may have been handed out before a crash.
-    this.nextNonce = BigInt(state.nonceReservedUpTo);
+    this.nextNonce = BigInt(loaded.state.nonceReservedUpTo);
   }
 
-  static async open(dir: string): Promise<GatewayJournal> {
-    const path = join(dir, "journal.json");
-    const initial: JournalFile = {
-      version: 1,
-      salt: randomBytes(16).toString("hex"),
-      nonceReservedUpTo: "0",
-      votes: {},
-      rounds: {},
-    };
-    // A daemon killed mid-write leaves its temporary file; the journal itself is whole.
-    await removeStaleTemps(path);
-    const state = await readJsonFile<JournalFile>(path, initial);
-    if (state.version !== 1) {
-      throw new JournalError("JOURNAL_VERSION", `journal ${path} has unknown version ${String(state.version)}`);
+  static async open(dir: string, options: JournalOptions = {}): Promise<GatewayJournal> {
+    const paths = journalPaths(dir);
+    const limit = options.logLimitBytes ?? DEFAULT_LOG_LIMIT_BYTES;
+    // A daemon killed mid-write leaves its temporary files; the snapshot and the log are whole.
+    await removeStaleTemps(paths.snapshot);
+    await removeStaleTemps(paths.log);
+    const snapshot = await readOptionalFile(paths.snapshot);
+    const loaded = loadJournal(paths, snapshot, await readOptionalFile(paths.log));
+    if (loaded === undefined) {
+      const state: JournalState = { version: 1, salt: randomBytes(16).toString("hex"), nonceReservedUpTo: "0", votes: {}, rounds: {} };
+      const journal = new GatewayJournal(paths, { state, generation: 0, bytes: 0 }, 0, limit);
+      // The salt is on disk before any nonce is derived from it.
+      await journal.commit([], true);
+      return journal;
     }
-    if (state.signingFloorEpoch !== undefined && !/^[0-9]+$/.test(state.signingFloorEpoch)) {
-      throw new JournalError("JOURNAL_CORRUPT", `journal ${path} has an invalid signing floor`, { metaMessages: [`signingFloorEpoch: ${String(state.signingFloorEpoch)}`] });
+    return new GatewayJournal(paths, loaded, await GatewayJournal.prepareLog(paths, loaded), limit);
+  }
+
+  /** Makes the log on disk the one appends may continue; returns its length. */
+  private static async prepareLog(paths: JournalPaths, loaded: LoadedJournal): Promise<number> {
+    const { log } = loaded;
+    switch (log.kind) {
+      case "newer":
+        throw newerLogError(paths, { ...loaded, log });
+      case "missing":
+      case "stale": {
+        // A stale log is the one a crash left between the two steps of a snapshot rewrite:
+        // the snapshot holds all of it. No log at all: a journal from before the log existed.
+        const header = logHeader(loaded.generation);
+        await writeFileAtomic(paths.log, header);
+        return Buffer.byteLength(header);
+      }
+      case "replayed":
+        if (log.validBytes < log.size) {
+          // The torn tail was never acknowledged; cut it off so the next record starts on a line of its own.
+          const file = await open(paths.log, "r+");
+          try {
+            await file.truncate(log.validBytes);
+            await file.datasync();
+          } finally {
+            await file.close();
+          }
+        }
+        return log.validBytes;
     }
-    const journal = new GatewayJournal(path, state);
-    await journal.flush();
-    return journal;
   }
 
   /**
@@ -174,7 +242,7 @@ export class GatewayJournal {
   async freshNonce(): Promise<Uint8Array> {
     if (this.nextNonce >= BigInt(this.state.nonceReservedUpTo)) {
       this.state.nonceReservedUpTo = (this.nextNonce + NONCE_BLOCK).toString();
-      await this.flush();
+      await this.commit([encodeRecord({ field: "nonceReservedUpTo", value: this.state.nonceReservedUpTo })]);
     }
     const counter = this.nextNonce++;
     return createHash("sha256")
@@ -227,14 +295,20 @@ export class GatewayJournal {
     }
     const role = intent?.role ?? "primary";
     if (intent) {
-      this.state.intents = { ...this.state.intents, [key]: { voteHash, vote: intent.vote } };
-      await this.flush();
+      const entry = { voteHash, vote: intent.vote };
+      (this.state.intents ??= {})[key] = entry;
+      await this.commit([encodeRecord({ set: "intents", key, value: entry })]);
     }
     faultPoint("kill-before-sign", { round, role });
     const signature = await sign();
-    this.state.votes[key] = { voteHash, signature, signedAt: Date.now(), ...(intent ? { vote: intent.vote } : {}) };
-    if (this.state.intents) delete this.state.intents[key];
-    await this.flush();
+    const record: SignedVoteRecord = { voteHash, signature, signedAt: Date.now(), ...(intent ? { vote: intent.vote } : {}) };
+    this.state.votes[key] = record;
+    const records = [encodeRecord({ set: "votes", key, value: record })];
+    if (this.state.intents?.[key]) {
+      delete this.state.intents[key];
+      records.push(encodeRecord({ del: "intents", key }));
+    }
+    await this.commit(records);
     faultPoint("kill-after-sign", { round, role });
     return signature;
   }
@@ -258,20 +332,22 @@ export class GatewayJournal {
   }
 
   async putRound(round: PendingRound): Promise<void> {
-    this.state.rounds[round.round] = { ...round, updatedAt: Date.now() };
-    await this.flush();
+    const entry = { ...round, updatedAt: Date.now() };
+    this.state.rounds[round.round] = entry;
+    await this.commit([encodeRecord({ set: "rounds", key: round.round, value: entry })]);
   }
 
   /** Marks rounds finished in one write (a restart may close many at once). */
   async closeRounds(rounds: readonly string[], phase: "recorded" | "abandoned", now = Date.now()): Promise<void> {
-    let changed = false;
+    const records: string[] = [];
     for (const key of rounds) {
       const r = this.state.rounds[key];
       if (!r || r.phase === phase) continue;
-      this.state.rounds[key] = { ...r, phase, updatedAt: now };
-      changed = true;
+      const entry = { ...r, phase, updatedAt: now };
+      this.state.rounds[key] = entry;
+      records.push(encodeRecord({ set: "rounds", key, value: entry }));
     }
-    if (changed) await this.flush();
+    if (records.length > 0) await this.commit(records);
   }
 
   round(round: bigint | string): PendingRound | undefined {
@@ -315,10 +391,11 @@ export class GatewayJournal {
 
   /**
    * Raises the signing floor to `floorEpoch` (never lowers it) and drops the votes, intents
-   * and rounds, finished or not, of epochs below it, in the same write: no crash can leave
-   * a dropped vote without the floor that protects it. Unfinished rounds below the floor
-   * could no longer be signed anyway. A vote a signing in progress records below the floor
-   * afterwards is harmless (signing there is refused) and goes with the next compaction.
+   * and rounds, finished or not, of epochs below it, in the same write (a snapshot
+   * rewrite): no crash can leave a dropped vote without the floor that protects it.
+   * Unfinished rounds below the floor could no longer be signed anyway. A vote a signing in
+   * progress records below the floor afterwards is harmless (signing there is refused) and
+   * goes with the next compaction.
    */
   async compact(floorEpoch: bigint): Promise<CompactionResult> {
     const current = this.signingFloor();
@@ -331,11 +408,12 @@ export class GatewayJournal {
     };
     const raised = floor !== current;
     if (raised) this.state.signingFloorEpoch = floor.toString();
-    if (raised || result.votes + result.intents + result.rounds > 0) await this.flush();
+    if (result.votes + result.intents + result.rounds > 0) await this.commit([], true);
+    else if (raised) await this.commit([encodeRecord({ field: "signingFloorEpoch", value: floor.toString() })]);
     return result;
   }
 
-  /** How many times the file was rewritten since open (coalescing shows here). */
+  /** How many disk writes (log appends and snapshot rewrites) were made since open (coalescing shows here). */
   diskWrites(): number {
     return this.writeCount;
   }
@@ -350,7 +428,7 @@ export class GatewayJournal {
         dropped++;
       }
     }
-    if (dropped > 0) await this.flush();
+    if (dropped > 0) await this.commit([], true);
     return dropped;
   }
 
@@ -361,16 +439,19 @@ export class GatewayJournal {
   async close(): Promise<void> {
     this.closed = true;
     await this.draining;
+    await this.closeLogFd();
   }
 
   /**
-   * Resolves once the current state (or a newer one) is durable. One write at a time, in
-   * order; with no write in progress one starts at once. Flushes arriving while a write is
-   * in progress all wait for ONE next write, which takes the state as it is when it starts
-   * (so it holds every change they made): a burst costs two writes, not one per change.
+   * Resolves once `records` (or a snapshot holding their changes) are durable. One write
+   * at a time, in order; with no write in progress one starts at once. Records arriving
+   * while a write is in progress all go into ONE next write: a burst costs two writes
+   * (one write() and one datasync each), not one per change.
    */
-  private flush(): Promise<void> {
-    if (this.closed) return Promise.reject(new JournalError("JOURNAL_CLOSED", `journal ${this.path} is closed`));
+  private commit(records: string[], snapshot = false): Promise<void> {
+    if (this.closed) return Promise.reject(new JournalError("JOURNAL_CLOSED", `journal ${this.paths.snapshot} is closed`));
+    for (const r of records) this.pending.push(r);
+    if (snapshot) this.snapshotDue = true;
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.draining ??= this.drain();
     return done;
@@ -379,17 +460,59 @@ export class GatewayJournal {
   private async drain(): Promise<void> {
     while (this.waiters.length > 0) {
       const batch = this.waiters;
+      const data = Buffer.from(this.pending.join(""));
       this.waiters = [];
+      this.pending = [];
       try {
-        const snapshot = JSON.stringify(this.state);
-        this.writeCount++;
-        await writeFileAtomic(this.path, snapshot);
+        if (this.snapshotDue || this.logBytes + data.length > Math.max(this.logLimitBytes, this.snapshotBytes)) {
+          this.writeCount++;
+          await this.rewriteSnapshot();
+        } else if (data.length > 0) {
+          this.writeCount++;
+          await this.append(data);
+        }
         for (const w of batch) w.resolve();
       } catch (e) {
+        this.snapshotDue = true;
+        await this.closeLogFd().catch(() => undefined);
         for (const w of batch) w.reject(e);
       }
     }
-    // Reached with no await after the emptiness check: a flush from now on starts a new drain.
+    // Reached with no await after the emptiness check: a commit from now on starts a new drain.
     this.draining = undefined;
+  }
+
+  private async append(data: Buffer): Promise<void> {
+    // Without O_CREAT: a log that vanished must not be recreated headerless.
+    const fd = (this.logFd ??= await openLog(this.paths.log, fsConstants.O_WRONLY | fsConstants.O_APPEND));
+    let written = 0;
+    while (written < data.length) written += (await writeLog(fd, data, written, data.length - written)).bytesWritten;
+    await syncLog(fd);
+    this.logBytes += data.length;
+  }
+
+  /**
+   * Folds the log into a new snapshot in two atomic steps, each safe to crash after: the
+   * snapshot of generation g+1 (the log of generation g is then ignored), then a fresh log
+   * of generation g+1.
+   */
+  private async rewriteSnapshot(): Promise<void> {
+    const next = this.generation + 1;
+    // Taken in the same turn as the batch: it holds the batch's changes, and later ones go to the new log.
+    const text = JSON.stringify({ ...this.state, logGeneration: next });
+    this.snapshotDue = false;
+    await this.closeLogFd();
+    await writeFileAtomic(this.paths.snapshot, text);
+    this.generation = next;
+    this.snapshotBytes = Buffer.byteLength(text);
+    const header = logHeader(next);
+    await writeFileAtomic(this.paths.log, header);
+    this.logBytes = Buffer.byteLength(header);
+  }
+
+  private async closeLogFd(): Promise<void> {
+    const fd = this.logFd;
+    this.logFd = undefined;
+    if (fd !== undefined) await closeLog(fd);
   }
 }

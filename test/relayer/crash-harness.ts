@@ -5,7 +5,7 @@
  * witness that records every vote signature that node puts on the wire.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, readFileSync, type WriteStream } from "node:fs";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { decodeFunctionData, recoverTypedDataAddress, type Address, type Hex } from "viem";
@@ -19,6 +19,7 @@ import { swtpmCa } from "../../firmware/agent/swtpm.js";
 import { decodeMessages } from "../../offchain/core/pbft/index.js";
 import { MessageType } from "../../offchain/p2p/topics.js";
 import { decodeRoundPayload } from "../../offchain/relayer/round-messages.js";
+import { readJournalStateSync } from "../../offchain/relayer/journal.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const PASSWORD = "crash-test-password";
@@ -150,8 +151,14 @@ export class GatewayProcess {
   }
 }
 
+/**
+ * The journal as the daemon would reload it: journal.json alone lacks the changes on its log.
+ * Synchronous for its callers in crash-restart.e2e.ts; safe while the daemon is writing.
+ */
 export function readJournal(dataDir: string): JournalSnapshot {
-  return JSON.parse(readFileSync(join(dataDir, "journal.json"), "utf8")) as JournalSnapshot;
+  const state = readJournalStateSync(dataDir);
+  if (state === undefined) throw new Error(`no gateway journal in ${dataDir}`);
+  return state;
 }
 
 /**

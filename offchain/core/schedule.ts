@@ -60,3 +60,16 @@ export function roundSchedule(p: ScheduleParams): ScheduledRound[] {
   }
   return out;
 }
+
+/**
+ * Whether a failed round of a node is worth running again at `retryStartMs`. Not when the
+ * node's next scheduled round starts first: that round attests the node afresh, and a retry
+ * would only double the work at the moment it hurts most (rounds fail together when the
+ * machines are overloaded; at 10 rounds/s offered to the 7-gateway devnet, retries made
+ * most of the load and throughput fell to a third). A round with nothing scheduled after it
+ * in its epoch (the next epoch's schedule is unknown until it opens) is retried. Every
+ * gateway computes the same schedule, so all of them agree on which rounds are retried.
+ */
+export function retryWorthwhile(nextScheduledStartMs: number | undefined, retryStartMs: number): boolean {
+  return nextScheduledStartMs === undefined || nextScheduledStartMs > retryStartMs;
+}

@@ -12,7 +12,7 @@ import { createTrustmeshHost, type TrustmeshHost } from "../p2p/host.js";
 import { secretKeyGatewaySigner } from "../p2p/signer.js";
 import type { NodeRecord, RegistryListener, RegistryView } from "../p2p/registry-view.js";
 import { NodeStatus, Verdict } from "../core/protocol.js";
-import { roundSchedule } from "../core/schedule.js";
+import { retryWorthwhile, roundSchedule } from "../core/schedule.js";
 import type { ContentStore } from "../../ipfs/adapter/index.js";
 import { epochClockAbi } from "../chain/artifacts.js";
 import { AttestationService } from "./attestation-service.js";
@@ -354,14 +354,15 @@ export class Gateway {
         epochLengthMs: Number(duration) * 1000,
         meanIntervalMs: this.rt.verifier.meanIntervalMs,
       });
-      for (const r of rounds) {
+      for (const [k, r] of rounds.entries()) {
         const localStart = r.startMs - chainAheadMs;
+        const next = rounds[k + 1];
         // A round whose start passed (a restart, an epoch learnt late) is not run, nor
         // retried: its committee has gone, and the node's next round comes soon enough.
         if (localStart < now - this.rt.verifier.revealWindowMs / 2) continue;
         this.at(localStart - PREPARE_AHEAD_MS, () => this.verifier.prepare(r.round, info));
         this.at(localStart, () => void this.runRound(r.round, localStart, info));
-        this.armRetry(r.round, localStart, info, 1);
+        this.armRetry(r.round, localStart, next === undefined ? undefined : next.startMs - chainAheadMs, info, 1);
         scheduled++;
       }
     }
@@ -383,13 +384,16 @@ export class Gateway {
    * `round + attempt * RETRY_SEQUENCE_STEP`: every gateway reads the same chain and derives
    * the same id and start, so the retry gets a committee of its own, and its sortition is
    * a fresh VRF draw. Without it a node whose rounds fail could go unattested for epochs.
+   * A round whose node has another round scheduled before the retry would start is not
+   * retried (retryWorthwhile): that round attests the node anyway.
    */
-  private armRetry(round: bigint, startMs: number, info: Awaited<ReturnType<GatewayChain["epoch"]>>, attempt: number): void {
+  private armRetry(round: bigint, startMs: number, nextScheduledStartMs: number | undefined, info: Awaited<ReturnType<GatewayChain["epoch"]>>, attempt: number): void {
     if (attempt > MAX_RETRIES) return;
     const retryStart = startMs + this.retryDelayMs;
+    if (!retryWorthwhile(nextScheduledStartMs, retryStart)) return;
     // Only a retry whose reveal window is still open can gather a committee.
     if (retryStart + this.rt.verifier.revealWindowMs <= Date.now()) {
-      this.armRetry(round, retryStart, info, attempt + 1);
+      this.armRetry(round, retryStart, nextScheduledStartMs, info, attempt + 1);
       return;
     }
     // Every earlier id of this round (the scheduled one, the retries): one record is enough.
@@ -401,7 +405,7 @@ export class Gateway {
           const retry = round + BigInt(attempt) * RETRY_SEQUENCE_STEP;
           this.rt.log.info({ round: round.toString(), retry: retry.toString(), attempt }, "round not recorded: retrying");
           void this.runRound(retry, retryStart, info);
-          this.armRetry(round, retryStart, info, attempt + 1);
+          this.armRetry(round, retryStart, nextScheduledStartMs, info, attempt + 1);
         },
         (e: unknown) => this.rt.log.warn({ err: e, round: round.toString() }, "cannot read the round's record; no retry"),
       );

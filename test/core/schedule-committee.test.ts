@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { roundSchedule } from "../../offchain/core/schedule.js";
-import { formCommittee, primaryOf } from "../../offchain/core/committee.js";
+import { retryWorthwhile, roundSchedule } from "../../offchain/core/schedule.js";
+import { formCommittee, primaryOf, revealWaitOver } from "../../offchain/core/committee.js";
 import { decodeRoundId, encodeRoundId, sortitionAlpha, Role } from "../../offchain/core/protocol.js";
 import { isTrustmeshError } from "../../offchain/core/errors.js";
 
@@ -63,6 +63,26 @@ describe("attestation schedule", () => {
   });
 });
 
+describe("retries of failed rounds", () => {
+  it("retries only when the node's next scheduled round would start after the retry", () => {
+    expect(retryWorthwhile(undefined, 10_000), "last round of the epoch").to.equal(true);
+    expect(retryWorthwhile(25_000, 10_000), "next round after the retry").to.equal(true);
+    expect(retryWorthwhile(4_000, 10_000), "next round before the retry").to.equal(false);
+    expect(retryWorthwhile(10_000, 10_000), "next round at the retry's start").to.equal(false);
+  });
+
+  it("at a short mean interval almost no round is retried; at a long one most are", () => {
+    const seed = new Uint8Array(32).fill(7);
+    const retried = (meanIntervalMs: number): number => {
+      const rounds = roundSchedule({ seed, epoch: 3n, node: 2n, epochStartMs: 0, epochLengthMs: 600_000, meanIntervalMs });
+      const worth = rounds.filter((r, k) => retryWorthwhile(rounds[k + 1]?.startMs, r.startMs + 10_000)).length;
+      return worth / rounds.length;
+    };
+    expect(retried(700)).to.be.below(0.01);
+    expect(retried(60_000)).to.be.above(0.7);
+  });
+});
+
 describe("committee formation", () => {
   const reveal = (node: bigint, output: bigint) => ({ node, gateway: `0x${node.toString(16).padStart(40, "0")}`, output });
 
@@ -86,5 +106,21 @@ describe("committee formation", () => {
   it("rejects a node with two different outputs and dedups identical reveals", () => {
     expect(formCommittee([reveal(1n, 5n), reveal(1n, 5n), reveal(2n, 6n), reveal(3n, 7n)], 100n, 3).members).to.have.length(3);
     expect(() => formCommittee([reveal(1n, 5n), reveal(1n, 6n)], 100n, 1)).to.throw(/two different VRF outputs/);
+  });
+});
+
+describe("waiting for reveals", () => {
+  const base = { deadline: 10_000, graceMs: 500, possible: 4 };
+  it("ends at the deadline plus the grace, whatever was heard", () => {
+    expect(revealWaitOver({ ...base, now: 10_499, revealed: [1n], declined: [] })).to.equal(false);
+    expect(revealWaitOver({ ...base, now: 10_500, revealed: [], declined: [] })).to.equal(true);
+  });
+
+  it("ends early once every possible node revealed or declined, each node counted once", () => {
+    expect(revealWaitOver({ ...base, now: 0, revealed: [1n, 2n, 3n, 4n], declined: [] })).to.equal(true);
+    expect(revealWaitOver({ ...base, now: 0, revealed: [1n, 2n], declined: [3n, 4n] })).to.equal(true);
+    expect(revealWaitOver({ ...base, now: 0, revealed: [1n, 2n, 3n], declined: [] }), "one silent node").to.equal(false);
+    // A node that declined and revealed anyway is one node, not two.
+    expect(revealWaitOver({ ...base, now: 0, revealed: [1n, 2n, 3n], declined: [3n] })).to.equal(false);
   });
 });

@@ -52,3 +52,17 @@ export function primaryOf(committee: Committee, view: number): VerifiedReveal {
   if (!m) throw new ProtocolError("EMPTY_COMMITTEE", "committee has no members");
   return m;
 }
+
+/**
+ * Whether a member may stop waiting for reveals and form the committee: at the reveal
+ * deadline plus the grace for reveals in flight, or earlier once every node that could
+ * reveal has either revealed in time or declined (too busy to join): the committee cannot
+ * grow any more, and every member who sees the same reveals forms the same one. `possible`
+ * is an upper bound of the nodes that may reveal; one too high only makes the wait longer.
+ */
+export function revealWaitOver(p: { now: number; deadline: number; graceMs: number; revealed: readonly bigint[]; declined: Iterable<bigint>; possible: number }): boolean {
+  if (p.now >= p.deadline + p.graceMs) return true;
+  const heard = new Set(p.revealed);
+  for (const n of p.declined) heard.add(n);
+  return heard.size >= p.possible;
+}

@@ -14,6 +14,7 @@ export type MetricName =
   | "task_rounds_served"
   | "task_rounds_refused"
   | "rounds_selected"
+  | "rounds_shed"
   | "rounds_decided"
   | "certificates_submitted"
   | "verdicts_observed"

@@ -59,6 +59,16 @@ export interface RevealPayload {
   publicKey: `0x${string}`;
 }
 
+/**
+ * A verifier too busy to join a round says so at once (on the reveal topic), so that the
+ * members who did join need not wait out the reveal window for its reveal. It proves
+ * nothing and binds nothing: it only lets the wait end early.
+ */
+export interface DeclinePayload {
+  kind: "decline";
+  target: string;
+}
+
 /** A signed vote made public (single-vote path, or a certificate member's endorsement). */
 export interface VoteAnnouncePayload {
   kind: "vote";
@@ -84,7 +94,7 @@ export interface TaskRoundRequestPayload {
   target: string;
 }
 
-export type RoundPayload = AttestRequestPayload | AttestResponsePayload | RevealPayload | AttestRefusalPayload | VoteAnnouncePayload | TaskRoundRequestPayload;
+export type RoundPayload = AttestRequestPayload | AttestResponsePayload | RevealPayload | DeclinePayload | AttestRefusalPayload | VoteAnnouncePayload | TaskRoundRequestPayload;
 
 function fail(msg: string): never {
   throw new RoundMessageError("ROUND_PAYLOAD_INVALID", msg);
@@ -201,6 +211,8 @@ export function decodeRoundPayload(bytes: Uint8Array): RoundPayload {
       };
     case "task-round":
       return { kind: "task-round", target: decimal(o, "target") };
+    case "decline":
+      return { kind: "decline", target: decimal(o, "target") };
     default:
       fail(`unknown payload kind ${JSON.stringify(o.kind)}`);
   }

@@ -18,7 +18,7 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { isTrustmeshError } from "../core/errors.js";
 import { decodeRoundId, NodeStatus, parseTaskRoundSequence, Role, sortitionAlpha, Verdict } from "../core/protocol.js";
 import { drawTicket, MAX_UINT256 } from "../core/sortition.js";
-import { formCommittee, type VerifiedReveal } from "../core/committee.js";
+import { formCommittee, revealWaitOver, type VerifiedReveal } from "../core/committee.js";
 import { bytesToHex, proofToHash, prove } from "../core/vrf/index.js";
 import { createReplica, decodeMessages, publicKeyOf, type Certificate, type Decision } from "../core/pbft/index.js";
 import { cachedSecp256k1Authenticator, cachedVoteVerifier, voteSignerOf } from "./auth-cache.js";
@@ -53,7 +53,24 @@ export interface VerifierParams {
    * a derived round id (gateway.ts); default roundTimeoutMs.
    */
   retryDelayMs?: number;
+  /**
+   * Rounds this verifier works on at once, from its reveal to its PBFT decision; a round
+   * that starts while that many are under way is not joined (DEFAULT_MAX_ACTIVE_ROUNDS).
+   */
+  maxActiveRounds?: number;
 }
+
+/**
+ * Shedding load when rounds come faster than this machine can verify them. Every round
+ * joined takes CPU from the others (evidence checks, scoring, PBFT), so past the machine's
+ * capacity each round gets slower, misses its reveal deadline or the round timeout, and the
+ * work spent on it is lost: at 10 rounds/s offered to the 7-gateway devnet on 2 cores,
+ * rounds took 20 s and fewer were recorded than at 2.3/s. A verifier already busy with
+ * this many rounds declines new ones before it reveals, which costs it nothing; the round
+ * goes on with the members that joined (a certificate needs the on-chain quorum, not all),
+ * or fails early and cheaply. At 2.3 rounds/s a devnet gateway has 1-2 rounds under way.
+ */
+export const DEFAULT_MAX_ACTIVE_ROUNDS = 4;
 
 /** A moment of a round as this verifier saw it (benchmarks, dashboards). */
 export interface RoundTiming {
@@ -188,10 +205,14 @@ export class VerifierService {
   private readonly waiters = new Map<string, Waiter>();
   private readonly reveals = new Map<bigint, Map<bigint, RevealRecord>>();
   private readonly revealListeners = new Map<bigint, () => void>();
+  /** Verifiers that said they will not join a round (too busy), by round. */
+  private readonly declines = new Map<bigint, Set<bigint>>();
   /** TPM clocks seen per target, with when their evidence arrived (see previousClock). */
   private readonly clocks = new Map<bigint, { clock: ClockState; receivedAt: number }[]>();
   private readonly tickets = new Map<bigint, Promise<PreparedTicket | null>>();
   private unsubscribe: (() => void)[] = [];
+  /** Rounds between their reveal and their decision (or abstention); see maxActiveRounds. */
+  private activeRounds = 0;
   private readonly publicKey: Hex;
   private approved: { at: number; list: Hex[] } | undefined;
   /** Development only (demo, tests): behave as a Byzantine verifier from now on. */
@@ -238,6 +259,8 @@ export class VerifierService {
       if (!w || BigInt(payload.target) !== m.envelope.sender) return;
       if (payload.kind === "refusal") w.reject(new VerifierError(`target refused: ${payload.code}: ${payload.message}`));
       else w.resolve({ payload, data: m.data });
+    } else if (payload.kind === "decline") {
+      if (BigInt(payload.target) === decodeRoundId(m.envelope.round).node) this.addDecline(m.envelope.round, m.envelope.sender);
     } else if (payload.kind === "reveal") {
       void this.onReveal(m.envelope.round, m.envelope.sender, payload, Number(m.envelope.timestamp)).catch((e: unknown) => this.o.log.debug({ err: e }, "reveal rejected"));
     } else if (payload.kind === "vote") {
@@ -275,6 +298,17 @@ export class VerifierService {
       if (this.reveals.size > 1024) this.reveals.delete(this.reveals.keys().next().value as bigint);
     }
     m.set(rec.node, rec);
+    this.revealListeners.get(round)?.();
+  }
+
+  private addDecline(round: bigint, sender: bigint): void {
+    let set = this.declines.get(round);
+    if (!set) {
+      set = new Set();
+      this.declines.set(round, set);
+      if (this.declines.size > 1024) this.declines.delete(this.declines.keys().next().value as bigint);
+    }
+    set.add(sender);
     this.revealListeners.get(round)?.();
   }
 
@@ -358,6 +392,22 @@ export class VerifierService {
     // A banned node is out of the network until its ban ends; verdicts on it would only
     // rebuild the reputation its ban took away.
     if ((await o.chain.node(target, 2_000)).status === NodeStatus.Banned) return { kind: "not-selected" };
+    const maxActive = o.params.maxActiveRounds ?? DEFAULT_MAX_ACTIVE_ROUNDS;
+    if (this.activeRounds >= maxActive) {
+      o.metrics.inc("rounds_shed");
+      o.log.debug({ round: round.toString(), active: this.activeRounds }, "busy: not joining the round");
+      o.host
+        .publish({ type: MessageType.Reveal, round, payload: encodeRoundPayload({ kind: "decline", target: target.toString() }) })
+        .catch((e: unknown) => o.log.debug({ err: e }, "decline not published"));
+      return { kind: "abstained", reason: "busy" };
+    }
+    this.activeRounds++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.activeRounds--;
+    };
     // PBFT traffic of this round is kept from now on: a member that forms its committee
     // a little later than the primary must not lose the pre-prepare. Subscribed only while
     // selected: a node outside the full scope must not sit on the pbft topic.
@@ -366,10 +416,12 @@ export class VerifierService {
       if (m.envelope.type === MessageType.Pbft && m.envelope.round === round && backlog.length < 512) backlog.push(m);
     });
     try {
-      return await this.runSelected(round, startMs, epoch, ticket, backlog);
+      return await this.runSelected(round, startMs, epoch, ticket, backlog, release);
     } finally {
+      release();
       unsubscribeBacklog();
       this.reveals.delete(round);
+      this.declines.delete(round);
       this.revealListeners.delete(round);
     }
   }
@@ -380,7 +432,7 @@ export class VerifierService {
    * evidence is in. The reveal promises nothing about the vote (PBFT tolerates members that
    * never vote); it only fixes who may sign the round's certificate.
    */
-  private async runSelected(round: bigint, startMs: number, epoch: EpochInfo, ticket: PreparedTicket, backlog: ReceivedMessage[]): Promise<RoundOutcome> {
+  private async runSelected(round: bigint, startMs: number, epoch: EpochInfo, ticket: PreparedTicket, backlog: ReceivedMessage[], release: () => void): Promise<RoundOutcome> {
     const { proof, output, claimSignature } = ticket;
     const o = this.o;
     const { node: target } = decodeRoundId(round);
@@ -533,7 +585,7 @@ export class VerifierService {
     });
 
     // 6. PBFT on the vote; commits carry the EIP-712 signatures.
-    return this.agree(round, myVote, members, myIndex, output, log, backlog);
+    return this.agree(round, myVote, members, myIndex, output, log, backlog, release);
   }
 
   /**
@@ -582,16 +634,16 @@ export class VerifierService {
 
   /**
    * The reveals that count for the committee: those stamped no later than the deadline.
-   * Waits until the deadline plus a grace for reveals in flight, or less when every other
-   * node has revealed already (the committee cannot grow any more: all members who see
-   * that form the same one).
+   * Waits until revealWaitOver says so. A node that declines and then reveals anyway may be
+   * counted by some members and not others; like a reveal at the deadline's edge, that
+   * only splits replica sets, which PBFT tolerates (see REVEAL_GRACE_MS).
    */
   private async awaitReveals(round: bigint, deadline: number, possible: number): Promise<RevealRecord[]> {
     const inTime = (): RevealRecord[] => [...(this.reveals.get(round)?.values() ?? [])].filter((r) => r.at <= deadline);
     for (;;) {
       const now = Date.now();
       const current = inTime();
-      if (now >= deadline + REVEAL_GRACE_MS || current.length >= possible) return current;
+      if (revealWaitOver({ now, deadline, graceMs: REVEAL_GRACE_MS, revealed: current.map((r) => r.node), declined: this.declines.get(round) ?? [], possible })) return current;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, deadline + REVEAL_GRACE_MS - now);
         function done(): void {
@@ -604,7 +656,8 @@ export class VerifierService {
     }
   }
 
-  private async agree(round: bigint, myVote: Vote, members: RevealRecord[], myIndex: number, output: Hex, log: Logger, backlog: ReceivedMessage[]): Promise<RoundOutcome> {
+  /** `onDecided` is told when the decision is in (or the round given up): what follows is waiting, not work. */
+  private async agree(round: bigint, myVote: Vote, members: RevealRecord[], myIndex: number, output: Hex, log: Logger, backlog: ReceivedMessage[], onDecided: () => void = () => undefined): Promise<RoundOutcome> {
     const o = this.o;
     const agreeStartedAt = Date.now();
     const domain = trustBoardDomain(o.chain.chainId, o.chain.addresses.board);
@@ -687,6 +740,7 @@ export class VerifierService {
       decided,
       new Promise<null>((r) => setTimeout(() => r(null), o.params.roundTimeoutMs).unref()),
     ]);
+    onDecided();
     if (!decision) {
       unsubscribeCommits();
       unsubscribeRecorded();

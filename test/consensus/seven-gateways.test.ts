@@ -44,6 +44,7 @@ import {
   type RoundPlan,
 } from "./harness.js";
 import { admits, connected, Inbox, OpenCounter, startOutsider, tryToSpeak } from "./outsider.js";
+import { decodeRoundPayload } from "../../offchain/relayer/round-messages.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const T0 = Date.now();
@@ -192,6 +193,39 @@ describe("consensus: 7 gateways on loopback, disputes on chain", function () {
     // The vote names the epoch's scoring policy and pins the evidence it judged.
     expect(vote.policyCid.toLowerCase()).to.equal(net.policyV1.toLowerCase());
     expect(await net.store.has(hexToCid(vote.evidenceCid))).to.equal(true);
+  });
+
+  it("(1b) a verifier at its limit of active rounds declines the round and says so; the round is recorded without it", async function () {
+    // The target of (1) again: attesting a node not yet Trusted would end the bootstrap rule
+    // that lets Registered nodes sign, and (2) counts on it.
+    const target = net.nodes[3] as DevnetNode;
+    const busy = net.nodes[6] as DevnetNode;
+    const others = (sel: DevnetNode[]) => sel.filter((n) => n !== busy);
+    const params = busy.gateway.rt.verifier;
+    const inbox = new Inbox(
+      net.nodes.filter((n) => n !== busy),
+      { nodeId: busy.nodeId },
+    );
+    params.maxActiveRounds = 0;
+    try {
+      const { plan, outcomes, log } = await attest(
+        net,
+        facts,
+        target,
+        async () => sorted,
+        (sel) => sel.includes(busy) && others(sel).length >= QUORUM,
+      );
+      expect(plan.selected).to.include(busy);
+      expect(outcomes.get(busy.nodeId), describeOutcomes(outcomes)).to.deep.equal({ kind: "abstained", reason: "busy" });
+      expect(log.args.signers.map(getAddress)).to.not.include(getAddress(busy.gatewayAccount.address));
+      const declines = inbox.got.filter(({ msg }) => msg.envelope.round === plan.round && decodeRoundPayload(msg.envelope.payload).kind === "decline");
+      expect(declines.length, "the decline reached the other gateways").to.be.at.least(1);
+      // It did not reveal: a reveal would have put it on the committee.
+      expect(inbox.got.some(({ msg }) => msg.envelope.round === plan.round && decodeRoundPayload(msg.envelope.payload).kind === "reveal")).to.equal(false);
+    } finally {
+      delete params.maxActiveRounds;
+      inbox.close();
+    }
   });
 
   it("(2) an equivocating verifier is disputed, slashed and banned; the disputer is rewarded", async function () {

@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { TrustmeshError } from "../core/errors.js";
+import { DEFAULT_MAX_ACTIVE_ROUNDS } from "./verifier.js";
 
 export class GatewayConfigError extends TrustmeshError {
   override name = "GatewayConfigError";
@@ -58,6 +59,8 @@ export interface GatewayConfig {
     revealWindowMs: number;
     /** Give up on a round after this long. */
     roundTimeoutMs: number;
+    /** Rounds worked on at once; more are declined (load shedding, VerifierParams.maxActiveRounds). */
+    maxActiveRounds: number;
     /** EK CA bundle (PEM) used to re-check EK certificates; absent = trust the enrolment digest. */
     ekCaBundle?: string;
   };
@@ -146,6 +149,7 @@ export function parseGatewayConfig(json: unknown, baseDir: string): GatewayConfi
       meanIntervalMs: int(att.meanIntervalMs ?? 60_000, "attestation.meanIntervalMs", 100),
       revealWindowMs: int(att.revealWindowMs ?? 1500, "attestation.revealWindowMs", 10),
       roundTimeoutMs: int(att.roundTimeoutMs ?? 30_000, "attestation.roundTimeoutMs", 100),
+      maxActiveRounds: int(att.maxActiveRounds ?? DEFAULT_MAX_ACTIVE_ROUNDS, "attestation.maxActiveRounds", 1),
       ekCaBundle: att.ekCaBundle === undefined ? undefined : path(att.ekCaBundle, "attestation.ekCaBundle"),
     },
     onFailedVerdict: action,

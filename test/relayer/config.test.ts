@@ -41,6 +41,15 @@ describe("gateway config", () => {
     expect(configError(bad)).to.match(/p2p.gossipSignaturePolicy must be "StrictSign" or "StrictNoSign"/);
   });
 
+  it("limits the rounds worked on at once: 4 by default, at least 1", () => {
+    expect(parseGatewayConfig(minimal(), "/").attestation.maxActiveRounds).to.equal(4);
+    const more = minimal() as ReturnType<typeof minimal> & { attestation: Record<string, unknown> };
+    more.attestation.maxActiveRounds = 12;
+    expect(parseGatewayConfig(more, "/").attestation.maxActiveRounds).to.equal(12);
+    more.attestation.maxActiveRounds = 0;
+    expect(configError(more)).to.match(/attestation.maxActiveRounds must be an integer >= 1/);
+  });
+
   it("names the field at fault", () => {
     const noPort = minimal() as Record<string, unknown>;
     noPort.agent = { publicKey: "ab".repeat(32) };

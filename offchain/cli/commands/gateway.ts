@@ -138,6 +138,7 @@ export function register(program: Command): void {
         verifier: {
           revealWindowMs: config.attestation.revealWindowMs,
           roundTimeoutMs: config.attestation.roundTimeoutMs,
+          maxActiveRounds: config.attestation.maxActiveRounds,
           selection: parseSelectionStrings(config.agent.selection),
           quorum: Number((await chain.publicClient.readContract({ address: chain.addresses.board, abi: trustBoardAbi, functionName: "params" }))[0]),
           meanIntervalMs: config.attestation.meanIntervalMs,

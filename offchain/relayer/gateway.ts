@@ -126,6 +126,8 @@ export class Gateway {
   private attesting = false;
   private readonly startedAt = Date.now();
   private readonly outcomes: { round: string; kind: string }[] = [];
+  /** Why the last re-dial of each bootstrap address that is still not admitted failed (status). */
+  private readonly redialFailures = new Map<string, string>();
   private unsubscribeChain: (() => void) | undefined;
   private failedVerdicts = 0;
   private taskRounds: TaskRoundService | undefined;
@@ -293,6 +295,7 @@ export class Gateway {
       admitted: this.host?.admittedPeers().map((p) => ({ nodeId: p.nodeId.toString(), scope: p.scope })) ?? [],
       connections: this.host?.libp2p.getConnections().map((c) => c.remotePeer.toString()) ?? [],
       bootstrapRedials: this.metrics.get("bootstrap_redials"),
+      bootstrapFailures: Object.fromEntries(this.redialFailures),
       uptimeMs: Date.now() - this.startedAt,
       scheduledEpoch: this.scheduledEpoch.toString(),
       pendingRounds: this.rt.journal.pendingRounds().length,
@@ -444,8 +447,17 @@ export class Gateway {
         // Without a peer id in the address only an empty mesh says it is unreachable.
         return peer === undefined ? admitted.size === 0 : !admitted.has(peer);
       });
+      for (const addr of [...this.redialFailures.keys()]) if (!lost.includes(addr)) this.redialFailures.delete(addr);
       await Promise.all(
-        lost.map((addr) => this.host.dial(addr).catch((e: unknown) => rt.log.debug({ err: e, addr }, "bootstrap re-dial failed"))),
+        lost.map((addr) =>
+          this.host.dial(addr).then(
+            () => this.redialFailures.set(addr, "dialled; not admitted yet"),
+            (e: unknown) => {
+              this.redialFailures.set(addr, e instanceof Error ? e.message.slice(0, 300) : String(e));
+              rt.log.debug({ err: e, addr }, "bootstrap re-dial failed");
+            },
+          ),
+        ),
       );
       if (lost.length > 0) this.metrics.inc("bootstrap_redials", lost.length);
       this.at(Date.now() + BOOTSTRAP_REDIAL_MS, () => void tick());

@@ -196,9 +196,11 @@ describe("consensus: 7 gateways on loopback, disputes on chain", function () {
   });
 
   it("(1b) a verifier at its limit of active rounds declines the round and says so; the round is recorded without it", async function () {
-    // The target of (1) again: attesting a node not yet Trusted would end the bootstrap rule
-    // that lets Registered nodes sign, and (2) counts on it.
-    const target = net.nodes[3] as DevnetNode;
+    // A node Trusted already (attesting one that is not would end the bootstrap rule that
+    // lets Registered nodes sign, and (2) counts on it), and not a target of this epoch yet:
+    // planning picks the first matching round, so (1)'s target could be handed (1)'s round,
+    // already recorded with the busy node among its signers.
+    const target = net.nodes[0] as DevnetNode;
     const busy = net.nodes[6] as DevnetNode;
     const others = (sel: DevnetNode[]) => sel.filter((n) => n !== busy);
     const params = busy.gateway.rt.verifier;
@@ -216,6 +218,7 @@ describe("consensus: 7 gateways on loopback, disputes on chain", function () {
         (sel) => sel.includes(busy) && others(sel).length >= QUORUM,
       );
       expect(plan.selected).to.include(busy);
+      expect([...outcomes.values()].some((o) => o.kind === "decided"), `the round ran now: ${describeOutcomes(outcomes)}`).to.equal(true);
       expect(outcomes.get(busy.nodeId), describeOutcomes(outcomes)).to.deep.equal({ kind: "abstained", reason: "busy" });
       expect(log.args.signers.map(getAddress)).to.not.include(getAddress(busy.gatewayAccount.address));
       const declines = inbox.got.filter(({ msg }) => msg.envelope.round === plan.round && decodeRoundPayload(msg.envelope.payload).kind === "decline");

@@ -3,6 +3,7 @@
  * target, fsync the directory. A reader (or a restarted daemon) sees either the old or the
  * new content, never a torn file.
  */
+import { readFileSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -80,18 +81,37 @@ export async function removeStaleTemps(path: string): Promise<number> {
   return stale.length;
 }
 
-/** Reads a JSON state file; a missing file yields `fallback`, a corrupt one is an error. */
-export async function readJsonFile<T>(path: string, fallback: T): Promise<T> {
-  let text: string;
+/** A file's bytes, or undefined when it does not exist; any other failure is an error. */
+export async function readOptionalFile(path: string): Promise<Buffer | undefined> {
   try {
-    text = await readFile(path, "utf8");
+    return await readFile(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return fallback;
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new StateFileError("STATE_READ", `could not read ${path}`, { cause: e });
   }
+}
+
+/** readOptionalFile for synchronous callers. */
+export function readOptionalFileSync(path: string): Buffer | undefined {
   try {
-    return JSON.parse(text) as T;
+    return readFileSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new StateFileError("STATE_READ", `could not read ${path}`, { cause: e });
+  }
+}
+
+/** Parses a JSON state file's bytes; ones that are not JSON are an error naming the file. */
+export function parseStateJson(bytes: Buffer, path: string): unknown {
+  try {
+    return JSON.parse(bytes.toString("utf8"));
   } catch (e) {
     throw new StateFileError("STATE_CORRUPT", `state file ${path} is not valid JSON`, { cause: e });
   }
+}
+
+/** Reads a JSON state file; a missing file yields `fallback`, a corrupt one is an error. */
+export async function readJsonFile<T>(path: string, fallback: T): Promise<T> {
+  const bytes = await readOptionalFile(path);
+  return bytes === undefined ? fallback : (parseStateJson(bytes, path) as T);
 }

@@ -19,11 +19,9 @@
  *
  * This module only reads; GatewayJournal (journal.ts) is the one writer.
  */
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { TrustmeshError } from "../core/errors.js";
-import { StateFileError } from "./atomic-file.js";
+import { parseStateJson, readOptionalFile, readOptionalFileSync } from "./atomic-file.js";
 import type { PendingRound, SignedVoteRecord } from "./journal.js";
 
 export class JournalError extends TrustmeshError {
@@ -125,12 +123,7 @@ export interface Snapshot {
 }
 
 export function parseSnapshot(buf: Buffer, path: string): Snapshot {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(buf.toString("utf8"));
-  } catch (e) {
-    throw new StateFileError("STATE_CORRUPT", `state file ${path} is not valid JSON`, { cause: e });
-  }
+  const parsed = parseStateJson(buf, path);
   if (!isObject(parsed)) throw corrupt(path, "is not a JSON object");
   if (parsed.version !== 1) {
     throw new JournalError("JOURNAL_VERSION", `journal ${path} has unknown version ${String(parsed.version)}`);
@@ -224,28 +217,6 @@ export function newerLogError(paths: JournalPaths, loaded: LoadedJournal & { log
     `snapshot ${paths.snapshot}: logGeneration ${loaded.generation}`,
     `log generation: ${loaded.log.generation}`,
   ]);
-}
-
-function readError(path: string, e: unknown): StateFileError {
-  return new StateFileError("STATE_READ", `could not read ${path}`, { cause: e });
-}
-
-export async function readOptionalFile(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw readError(path, e);
-  }
-}
-
-function readOptionalFileSync(path: string): Buffer | undefined {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw readError(path, e);
-  }
 }
 
 /**

@@ -18,7 +18,7 @@ import { close as closeFd, constants as fsConstants, fdatasync, open as openFd, 
 import { open } from "node:fs/promises";
 import { promisify } from "node:util";
 import { decodeRoundId } from "../core/protocol.js";
-import { removeStaleTemps, writeFileAtomic } from "./atomic-file.js";
+import { readOptionalFile, removeStaleTemps, writeFileAtomic } from "./atomic-file.js";
 import { faultPoint, type FaultRole } from "./fault.js";
 import {
   encodeRecord,
@@ -27,7 +27,6 @@ import {
   loadJournal,
   logHeader,
   newerLogError,
-  readOptionalFile,
   type JournalPaths,
   type JournalState,
   type LoadedJournal,

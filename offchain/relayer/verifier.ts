@@ -186,6 +186,24 @@ class CommitCollector {
   }
 }
 
+/** Rounds remembered per map of round traffic (reveals, declines): older ones are dropped first. */
+const ROUNDS_REMEMBERED = 1024;
+
+/**
+ * The entry of `round` in a map of round traffic, made when missing. Messages arrive for
+ * rounds this gateway never runs (and so never clears), so the map keeps only the newest
+ * ROUNDS_REMEMBERED rounds.
+ */
+function roundEntry<V>(map: Map<bigint, V>, round: bigint, create: () => V): V {
+  let entry = map.get(round);
+  if (entry === undefined) {
+    entry = create();
+    map.set(round, entry);
+    if (map.size > ROUNDS_REMEMBERED) map.delete(map.keys().next().value as bigint);
+  }
+  return entry;
+}
+
 interface Waiter {
   resolve: (r: { payload: AttestResponsePayload; data: Uint8Array }) => void;
   reject: (e: Error) => void;
@@ -291,24 +309,12 @@ export class VerifierService {
   }
 
   private addReveal(round: bigint, rec: RevealRecord): void {
-    let m = this.reveals.get(round);
-    if (!m) {
-      m = new Map();
-      this.reveals.set(round, m);
-      if (this.reveals.size > 1024) this.reveals.delete(this.reveals.keys().next().value as bigint);
-    }
-    m.set(rec.node, rec);
+    roundEntry(this.reveals, round, () => new Map<bigint, RevealRecord>()).set(rec.node, rec);
     this.revealListeners.get(round)?.();
   }
 
   private addDecline(round: bigint, sender: bigint): void {
-    let set = this.declines.get(round);
-    if (!set) {
-      set = new Set();
-      this.declines.set(round, set);
-      if (this.declines.size > 1024) this.declines.delete(this.declines.keys().next().value as bigint);
-    }
-    set.add(sender);
+    roundEntry(this.declines, round, () => new Set<bigint>()).add(sender);
     this.revealListeners.get(round)?.();
   }
 
@@ -736,23 +742,20 @@ export class VerifierService {
       });
       setTimeout(() => void transport.stop(), o.params.roundTimeoutMs + 5_000).unref();
     });
-    const decision = await Promise.race([
-      decided,
-      new Promise<null>((r) => setTimeout(() => r(null), o.params.roundTimeoutMs).unref()),
-    ]);
-    onDecided();
-    if (!decision) {
-      unsubscribeCommits();
-      unsubscribeRecorded();
-      log.warn("no PBFT decision before the round timeout");
-      return { kind: "abstained", reason: "no decision" };
-    }
-    o.metrics.inc("rounds_decided");
-    const decidedAt = Date.now();
-    const i = decision.batch.findIndex((v) => v.round === round);
-    const vote = decision.batch[i] as Vote;
+    let decision: Decision | null;
+    let vote: Vote;
     let certificate: Certificate | null;
+    let decidedAt: number;
     try {
+      decision = await Promise.race([decided, new Promise<null>((r) => setTimeout(() => r(null), o.params.roundTimeoutMs).unref())]);
+      onDecided();
+      if (!decision) {
+        log.warn("no PBFT decision before the round timeout");
+        return { kind: "abstained", reason: "no decision" };
+      }
+      o.metrics.inc("rounds_decided");
+      decidedAt = Date.now();
+      vote = decision.batch[decision.batch.findIndex((v) => v.round === round)] as Vote;
       certificate = await this.completeCertificate(vote, decision, members, myIndex, commits, domain, output);
     } finally {
       unsubscribeCommits();

@@ -91,6 +91,14 @@ export class PeerAdmissions {
     return false;
   }
 
+  /** Every refusal still in force: who, why, and for how much longer. */
+  denied(): { peerId: string; reason: string; remainingMs: number }[] {
+    const now = this.now();
+    return [...this.denials]
+      .filter(([, d]) => d.until > now)
+      .map(([peerId, d]) => ({ peerId, reason: d.reason, remainingMs: d.until - now }));
+  }
+
   denialReason(peerId: string): string | undefined {
     return this.isDenied(peerId) ? this.denials.get(peerId)?.reason : undefined;
   }

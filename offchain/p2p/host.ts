@@ -10,8 +10,9 @@
  *   thresholds, so nothing is sent to them, and their messages are rejected;
  * - Trusted nodes get scope "full"; Registered (and Untrusted, Exiting) nodes get scope
  *   "attestation": every validator rejects their messages, and messages they relay, on any
- *   other topic, and subscribing to another topic gets them evicted, so they never sit in
- *   those meshes and never receive that traffic;
+ *   other topic; a peer still subscribed to another topic when `scopeGraceMs` has passed is
+ *   evicted, so it does not stay in those meshes. Each host joins only the topics of its
+ *   own scope (`setOwnScope`), so an honest node is never evicted for its subscriptions;
  * - unregistered, banned, slashed or withdrawn nodes are disconnected and denied at the gate;
  *   a registry change re-judges connected peers at once.
  */
@@ -31,7 +32,7 @@ import { peerBinding, type PeerBindingService } from "./bind-service.js";
 import { signPeerBinding } from "./binding.js";
 import { decodeEnvelope, signEnvelope, type Envelope } from "./envelope.js";
 import { P2pError, P2pErrorCode } from "./errors.js";
-import { RegistryCache, type RegistryView } from "./registry-view.js";
+import { RegistryCache, type AdmissionScope, type RegistryView } from "./registry-view.js";
 import { SeenCache } from "./seen-cache.js";
 import type { GatewaySigner } from "./signer.js";
 import { readAll } from "./stream-io.js";
@@ -76,6 +77,14 @@ export interface TrustmeshHostOptions {
    * host drops unsigned messages and a StrictNoSign host drops signed ones.
    */
   gossipSignaturePolicy?: "StrictSign" | "StrictNoSign";
+  /**
+   * How long an admitted peer may stay subscribed to topics outside its scope before it is
+   * evicted (default 30 s). Two honest gateways learn a status change from the chain at
+   * slightly different moments, so a subscription one of them makes on its new standing can
+   * reach a peer still on the old one; and a node whose status fell needs time to leave
+   * the topics it lost. A peer still beyond its scope when the grace ends is evicted.
+   */
+  scopeGraceMs?: number;
   /** Gossipsub's IP-colocation penalty punishes every peer on a loopback cluster; off by default there. */
   ipColocationWeight?: number;
   now?: () => number;
@@ -141,8 +150,8 @@ function topicScoreParams(): TopicScoreParams {
 /** Rejections that follow from a registry standing rather than from a forged or broken message. */
 const STANDING_REASONS: ReadonlySet<RejectedMessage["reason"]> = new Set(["not-admitted", "unbound-source", "source-scope"]);
 
-/** How long a re-scoped peer may stay on topics outside its new scope (see onAdmission). */
-const RESCOPE_GRACE_MS = 30_000;
+/** Default of TrustmeshHostOptions.scopeGraceMs. */
+const SCOPE_GRACE_MS = 30_000;
 
 export class TrustmeshHost implements Startable {
   readonly admissions: PeerAdmissions;
@@ -155,7 +164,18 @@ export class TrustmeshHost implements Startable {
   private running = false;
   /** Scope each peer was last admitted with, to tell a re-scope from a first admission. */
   private readonly scopes = new Map<string, AdmittedPeer["scope"]>();
-  private readonly rescopeTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Peers subscribed beyond their scope, evicted when the grace ends if they still are. */
+  private readonly scopeTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly scopeGraceMs: number;
+  /**
+   * This node's own scope, as its peers derive it from the registry: the topics it joins.
+   * A Registered node (once bootstrap is over) or an Untrusted one is admitted only to be
+   * attested; were it to join the consensus topics, its peers would evict it and it could
+   * never be attested back to Trusted. Handlers stay registered; only the gossip
+   * subscription follows the scope.
+   */
+  private ownScope: AdmissionScope = "full";
+  private readonly joined = new Set<TopicKind>();
   /**
    * Envelopes this host's validator accepted, by the gossip message's data buffer: gossipsub
    * hands the same buffer to the validator and then to the "message" event, so the delivery
@@ -173,6 +193,7 @@ export class TrustmeshHost implements Startable {
     this.now = opts.now ?? Date.now;
     this.windowMs = opts.replayWindowMs ?? 60_000;
     this.seen = new SeenCache(2 * this.windowMs, this.now);
+    this.scopeGraceMs = opts.scopeGraceMs ?? SCOPE_GRACE_MS;
   }
 
   get peerId(): PeerId {
@@ -208,8 +229,8 @@ export class TrustmeshHost implements Startable {
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const t of this.rescopeTimers.values()) clearTimeout(t);
-    this.rescopeTimers.clear();
+    for (const t of this.scopeTimers.values()) clearTimeout(t);
+    this.scopeTimers.clear();
     await this.libp2p.unhandle(DIRECT_PROTOCOL).catch(() => undefined);
     this.unsubscribeAdmissions?.();
     this.pubsub.removeEventListener("gossipsub:message", this.onMessage);
@@ -242,22 +263,54 @@ export class TrustmeshHost implements Startable {
     await this.libp2p.dial(typeof addr === "string" ? multiaddr(addr) : addr, { signal: AbortSignal.timeout(timeoutMs) });
   }
 
-  /** Subscribe to a topic; returns the unsubscribe function. */
+  /**
+   * Subscribe to a topic; returns the unsubscribe function. The topic is joined on gossip
+   * while this node's own scope allows it (see setOwnScope); direct messages of the topic
+   * reach the handler either way.
+   */
   subscribe(kind: TopicKind, handler: MessageHandler): () => void {
     let set = this.handlers.get(kind);
     if (set === undefined) {
       set = new Set();
       this.handlers.set(kind, set);
-      this.pubsub.subscribe(topicName(this.opts.chainId, kind));
+      this.syncTopic(kind);
     }
     set.add(handler);
     return () => {
       set.delete(handler);
       if (set.size === 0) {
         this.handlers.delete(kind);
-        this.pubsub.unsubscribe(topicName(this.opts.chainId, kind));
+        this.syncTopic(kind);
       }
     };
+  }
+
+  /** The scope this node's peers admit it with: it joins only the topics that scope allows. */
+  setOwnScope(scope: AdmissionScope): void {
+    if (scope === this.ownScope) return;
+    this.ownScope = scope;
+    for (const kind of TOPIC_KINDS) this.syncTopic(kind);
+  }
+
+  get scope(): AdmissionScope {
+    return this.ownScope;
+  }
+
+  /** Topics this node has joined on gossip. */
+  joinedTopics(): TopicKind[] {
+    return [...this.joined];
+  }
+
+  private syncTopic(kind: TopicKind): void {
+    const want = this.handlers.has(kind) && scopeAllows(this.ownScope, kind);
+    if (want === this.joined.has(kind)) return;
+    if (want) {
+      this.joined.add(kind);
+      this.pubsub.subscribe(topicName(this.opts.chainId, kind));
+    } else {
+      this.joined.delete(kind);
+      this.pubsub.unsubscribe(topicName(this.opts.chainId, kind));
+    }
   }
 
   /** Sign and publish one envelope on the topic its type belongs to. */
@@ -414,51 +467,58 @@ export class TrustmeshHost implements Startable {
     }
   }
 
-  /** A scope-limited peer that subscribes beyond its scope is evicted: it never joins those meshes. */
+  /** A scope-limited peer that subscribes beyond its scope is evicted, after the grace. */
   private readonly onSubscriptionChange = (evt: CustomEvent<{ peerId: PeerId; subscriptions: { topic: string; subscribe: boolean }[] }>): void => {
     const admitted = this.admissions.get(evt.detail.peerId.toString());
-    if (admitted === undefined || this.rescopeTimers.has(admitted.peerId)) return;
+    if (admitted === undefined) return;
     const subscribed = evt.detail.subscriptions.filter((s) => s.subscribe).map((s) => s.topic);
-    this.enforceScope(admitted, subscribed);
+    if (this.beyondScope(admitted, subscribed) !== undefined) this.armScopeCheck(admitted.peerId, false);
   };
 
   private readonly onAdmission = (e: AdmissionEvent): void => {
     if (e.kind === "denied") {
       this.scopes.delete(e.peerId);
+      clearTimeout(this.scopeTimers.get(e.peerId));
+      this.scopeTimers.delete(e.peerId);
       return;
     }
     const peerId = e.peer.peerId;
     this.invalidateScore(peerId);
     const previous = this.scopes.get(peerId);
     this.scopes.set(peerId, e.peer.scope);
-    if (previous !== undefined && previous !== e.peer.scope) {
-      // A node whose status just fell (Trusted -> Untrusted) may be in the middle of a
-      // round on a topic it has now lost: its messages there are rejected from now on, and
-      // it gets a grace to leave the topic before it is evicted (an eviction would also cut
-      // it off from the attestation that can restore it).
-      clearTimeout(this.rescopeTimers.get(peerId));
-      const t = setTimeout(() => {
-        this.rescopeTimers.delete(peerId);
-        const now = this.admissions.get(peerId);
-        if (now !== undefined && this.running) this.enforceScope(now, this.subscribedTopics(peerId));
-      }, RESCOPE_GRACE_MS);
-      t.unref?.();
-      this.rescopeTimers.set(peerId, t);
-      return;
-    }
-    this.enforceScope(e.peer, this.subscribedTopics(peerId));
+    // A re-scope restarts the grace: a node whose status just fell may be in the middle of
+    // a round on a topic it has now lost; its messages there are rejected from now on, and
+    // it gets the grace to leave before it is evicted (an eviction would also cut it off
+    // from the attestation that can restore it).
+    const rescoped = previous !== undefined && previous !== e.peer.scope;
+    if (rescoped || this.beyondScope(e.peer, this.subscribedTopics(peerId)) !== undefined) this.armScopeCheck(peerId, rescoped);
   };
+
+  /** Evict `peerId` when the grace ends if it is then still subscribed beyond its scope. */
+  private armScopeCheck(peerId: string, restart: boolean): void {
+    if (this.scopeTimers.has(peerId) && !restart) return;
+    clearTimeout(this.scopeTimers.get(peerId));
+    const t = setTimeout(() => {
+      this.scopeTimers.delete(peerId);
+      const peer = this.admissions.get(peerId);
+      if (peer === undefined || !this.running) return;
+      const bad = this.beyondScope(peer, this.subscribedTopics(peerId));
+      if (bad !== undefined) void this.libp2p.services.binding.evict(peerId, `scope ${peer.scope} does not include ${bad}`, peer.gateway);
+    }, this.scopeGraceMs);
+    t.unref?.();
+    this.scopeTimers.set(peerId, t);
+  }
 
   private subscribedTopics(peerId: string): string[] {
     return TOPIC_KINDS.filter((k) => this.subscribers(k).includes(peerId)).map((k) => topicName(this.opts.chainId, k));
   }
 
-  private enforceScope(peer: AdmittedPeer, topics: string[]): void {
-    const bad = topics.find((t) => {
+  /** The first of `topics` outside the peer's scope, if any. */
+  private beyondScope(peer: AdmittedPeer, topics: string[]): string | undefined {
+    return topics.find((t) => {
       const kind = TOPIC_KINDS.find((k) => topicName(this.opts.chainId, k) === t);
       return kind !== undefined && !scopeAllows(peer.scope, kind);
     });
-    if (bad !== undefined) void this.libp2p.services.binding.evict(peer.peerId, `scope ${peer.scope} does not include ${bad}`, peer.gateway);
   }
 
   /** Gossipsub caches scores for a heartbeat; admission changes must apply now. */

@@ -5,12 +5,13 @@
  * here; the services themselves know nothing of each other.
  */
 import { privateKeyToAccount } from "viem/accounts";
-import type { Address, Hex, LocalAccount } from "viem";
+import { getAddress, type Address, type Hex, type LocalAccount } from "viem";
 import { AgentClient } from "../attest/bridge/client.js";
 import type { StaticKeyPair } from "../attest/bridge/noise.js";
 import { createTrustmeshHost, type TrustmeshHost } from "../p2p/host.js";
 import { secretKeyGatewaySigner } from "../p2p/signer.js";
-import type { NodeRecord, RegistryListener, RegistryView } from "../p2p/registry-view.js";
+import { admissionScope } from "../p2p/registry-view.js";
+import { GatewayRegistryView } from "./gateway-registry-view.js";
 import { NodeStatus, Verdict } from "../core/protocol.js";
 import { retryWorthwhile, roundSchedule } from "../core/schedule.js";
 import type { ContentStore } from "../../ipfs/adapter/index.js";
@@ -68,48 +69,6 @@ export interface GatewayRuntime {
   deferAttestation?: boolean;
 }
 
-/**
- * The P2P gate follows on-chain verifier eligibility: a node with full network rights is
- * one whose signature TrustBoard would count (Trusted; or Registered while the network
- * bootstraps with fewer eligible verifiers than the quorum); other registered nodes may
- * only be attested.
- */
-export class ChainRegistryView implements RegistryView {
-  private readonly listeners = new Set<RegistryListener>();
-  private readonly unsubscribe: () => void;
-
-  constructor(private readonly chain: GatewayChain, private readonly quorum: number) {
-    this.unsubscribe = chain.onEvent((e) => {
-      if (e.eventName !== "StatusChanged" && e.eventName !== "NodeSlashed" && e.eventName !== "GatewayRotated" && e.eventName !== "NodeRegistered") return;
-      const nodeId = e.args.nodeId as bigint | undefined;
-      if (nodeId === undefined) return;
-      void chain.node(nodeId, 0).then((n) => {
-        for (const l of this.listeners) l({ gateway: n.gateway, nodeId });
-        // Bootstrap ends (or resumes) when the eligible count crosses the quorum: everyone may change scope.
-      });
-    });
-  }
-
-  async getNodeByGateway(gateway: Address): Promise<NodeRecord | null> {
-    const nodeId = await this.chain.nodeIdOf(gateway);
-    if (nodeId === 0n) return null;
-    const n = await this.chain.node(nodeId, 0);
-    const banned = n.status === NodeStatus.Banned;
-    let status = n.status as NodeStatus;
-    if (status === NodeStatus.Registered && (await this.chain.canSign(n, this.quorum))) status = NodeStatus.Trusted;
-    return { nodeId, gateway: n.gateway, status, banned, slashed: banned };
-  }
-
-  onChange(listener: RegistryListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  close(): void {
-    this.unsubscribe();
-  }
-}
-
 export class Gateway {
   readonly metrics: Metrics;
   readonly account: LocalAccount;
@@ -117,7 +76,7 @@ export class Gateway {
   private agentClient: AgentClient | undefined;
   private attestation!: AttestationService;
   readonly verifier!: VerifierService;
-  private registryView!: ChainRegistryView;
+  private registryView!: GatewayRegistryView;
   private status: StatusServer | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private scheduledEpoch = -1n;
@@ -129,6 +88,10 @@ export class Gateway {
   /** Why the last re-dial of each bootstrap address that is still not admitted failed (status). */
   private readonly redialFailures = new Map<string, string>();
   private unsubscribeChain: (() => void) | undefined;
+  private unsubscribeAdmissions: (() => void) | undefined;
+  private unsubscribeOwnScope: (() => void) | undefined;
+  /** Orders concurrent own-scope reads: only the latest one's answer is applied. */
+  private ownScopeReads = 0;
   private failedVerdicts = 0;
   private taskRounds: TaskRoundService | undefined;
   /** Outcomes of the rounds rejoined at start (settles; never rejects). */
@@ -161,7 +124,7 @@ export class Gateway {
 
   async start(): Promise<void> {
     const rt = this.rt;
-    this.registryView = new ChainRegistryView(rt.chain, rt.verifier.quorum);
+    this.registryView = new GatewayRegistryView(rt.chain, rt.verifier.quorum);
     this.host = await createTrustmeshHost({
       // Native libsecp256k1 signing, same bytes as the viem account: every envelope is signed.
       signer: secretKeyGatewaySigner(rt.gatewaySecret),
@@ -173,9 +136,21 @@ export class Gateway {
       ...(rt.p2p.gossipSignaturePolicy ? { gossipSignaturePolicy: rt.p2p.gossipSignaturePolicy } : {}),
     });
     await this.host.start();
+    // Before any role subscribes: the topics this node joins follow its own standing.
+    await this.refreshOwnScope();
+    this.unsubscribeOwnScope = this.registryView.onChange((c) => {
+      if (c.nodeId === rt.nodeId || getAddress(c.gateway) === this.account.address) void this.refreshOwnScope();
+    });
     this.host.onRejected((r) => {
       this.metrics.inc("p2p_messages_rejected");
       rt.log.debug({ topic: r.topic, reason: r.reason, detail: r.detail }, "p2p message rejected");
+    });
+    // A refusal cuts a peer off for a while: the one p2p event an operator must see.
+    this.unsubscribeAdmissions = this.host.admissions.onEvent((e) => {
+      if (e.kind === "denied") {
+        this.metrics.inc("p2p_peers_denied");
+        rt.log.warn({ peer: e.peerId, reason: e.reason }, "peer refused");
+      }
     });
     this.attestation = new AttestationService({
       nodeId: rt.nodeId,
@@ -272,6 +247,8 @@ export class Gateway {
     this.timers.clear();
     if (this.epochTimer) clearTimeout(this.epochTimer);
     this.unsubscribeChain?.();
+    this.unsubscribeAdmissions?.();
+    this.unsubscribeOwnScope?.();
     this.rt.chain.stopFollowing();
     this.taskRounds?.stop();
     this.verifier?.stop();
@@ -283,6 +260,24 @@ export class Gateway {
     await this.rt.journal.close();
   }
 
+  /**
+   * Joins the topics of the scope this node's peers admit it with (see TrustmeshHost.
+   * setOwnScope): a Registered node after bootstrap, or an Untrusted one, stays on the
+   * attestation topic only, so its peers keep it connected and can attest it.
+   */
+  private async refreshOwnScope(): Promise<void> {
+    const read = ++this.ownScopeReads;
+    try {
+      const scope = admissionScope(await this.registryView.getNodeByGateway(this.account.address));
+      if (read !== this.ownScopeReads || !this.host || scope === this.host.scope) return;
+      this.rt.log.info({ scope, previous: this.host.scope }, "own network scope changed");
+      this.host.setOwnScope(scope);
+    } catch (e) {
+      // The old scope stays; the next registry change reads it again.
+      this.rt.log.warn({ err: e }, "cannot read this node's own registry record");
+    }
+  }
+
   statusReport(): Record<string, unknown> {
     return {
       name: this.rt.name,
@@ -290,12 +285,16 @@ export class Gateway {
       gateway: this.account.address,
       peerId: this.host?.peerId.toString(),
       peers: this.host?.admittedPeers().length ?? 0,
+      scope: this.host?.scope,
       // Who this gateway admits and is connected to: what an operator (or a test) checks
       // first when a peer says it is not admitted.
       admitted: this.host?.admittedPeers().map((p) => ({ nodeId: p.nodeId.toString(), scope: p.scope })) ?? [],
       connections: this.host?.libp2p.getConnections().map((c) => c.remotePeer.toString()) ?? [],
       bootstrapRedials: this.metrics.get("bootstrap_redials"),
       bootstrapFailures: Object.fromEntries(this.redialFailures),
+      // Peers this gateway refuses at its own gate, and why: a re-dial "blocked by gater"
+      // above is explained here.
+      denied: this.host?.admissions.denied() ?? [],
       uptimeMs: Date.now() - this.startedAt,
       scheduledEpoch: this.scheduledEpoch.toString(),
       pendingRounds: this.rt.journal.pendingRounds().length,

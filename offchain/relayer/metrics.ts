@@ -22,6 +22,7 @@ export type MetricName =
   | "vrf_fraud_detected"
   | "bridge_errors"
   | "p2p_messages_rejected"
+  | "p2p_peers_denied"
   | "chain_rpc_errors"
   | "failed_verdict_actions";
 

@@ -261,11 +261,16 @@ describe("p2p network: Registered (not yet trusted) nodes", function () {
   let members: Member[] = [];
   let newcomer: Member | undefined;
   let greedy: Member | undefined;
+  let joiner: Member | undefined;
+  let fallen: Member | undefined;
+  const GRACE_MS = 1_000;
 
   before(async () => {
-    members = await startCluster(registry, 3);
+    members = await startCluster(registry, 3, 1n, { scopeGraceMs: GRACE_MS });
   });
-  after(async () => stopAll([...members, ...[newcomer, greedy].filter((m): m is Member => m !== undefined)]));
+  after(async () => stopAll([...members, ...[newcomer, greedy, joiner, fallen].filter((m): m is Member => m !== undefined)]));
+
+  const denied = (m: Member) => members.some((x) => x.host.admissions.isDenied(m.host.peerId.toString()));
 
   it("lets a Registered node reach the attestation topic and nothing else", async () => {
     const acc = newAccount();
@@ -307,6 +312,63 @@ describe("p2p network: Registered (not yet trusted) nodes", function () {
     await waitFor(() => members[0]!.host.admissions.isDenied(greedy!.host.peerId.toString()), 5_000, "greedy evicted");
     await waitFor(() => !connectedTo(members[0]!, greedy!), 5_000, "greedy disconnected");
     expect(members[0]!.host.subscribers("pbft")).to.not.include(greedy.host.peerId.toString());
+  });
+
+  it("a node that joins only its own scope's topics stays connected, and joins consensus once Trusted", async () => {
+    // The devnet failure this guards against: a Registered node (bootstrap over) that joined
+    // every topic was evicted by each peer that admitted it afresh, so it was never attested.
+    const acc = newAccount();
+    register(registry, acc, 22n, NodeStatus.Registered);
+    joiner = await startHost(registry, acc, 22n);
+    joiner.host.setOwnScope("attestation");
+    const pbftInbox: ReceivedMessage[] = [];
+    joiner.host.subscribe("attestation", () => undefined);
+    joiner.host.subscribe("pbft", (m) => pbftInbox.push(m));
+    expect(joiner.host.joinedTopics()).to.deep.equal(["attestation"]);
+    for (const m of members) await joiner.host.dial(m.host.multiaddrs[0]!);
+    const peer = joiner.host.peerId.toString();
+    await waitFor(() => members.every((m) => m.host.admissions.get(peer)?.scope === "attestation"), 5_000, "joiner admitted with attestation scope");
+    await sleep(GRACE_MS + 500);
+    expect(denied(joiner), "evicted while on its own scope").to.equal(false);
+    expect(members.every((m) => connectedTo(m, joiner!))).to.equal(true);
+    expect(members.every((m) => !m.host.subscribers("pbft").includes(peer))).to.equal(true);
+
+    registry.update(acc.address, { status: NodeStatus.Trusted });
+    joiner.host.setOwnScope("full");
+    expect(joiner.host.joinedTopics().sort()).to.deep.equal(["attestation", "pbft"]);
+    await waitFor(() => members.every((m) => m.host.subscribers("pbft").includes(peer)), 5_000, "joiner on the pbft topic");
+    await sleep(GRACE_MS + 500);
+    expect(denied(joiner), "evicted after its promotion").to.equal(false);
+    await members[0]!.host.publish({ type: MessageType.Pbft, round: 5n, payload: new Uint8Array([5]) });
+    await waitFor(() => pbftInbox.length === 1, 5_000, "pbft traffic reaches the promoted node");
+  });
+
+  it("does not evict a peer whose subscription arrives before its peers see its new standing", async () => {
+    // The node learned its promotion first and joined the consensus topic; its peers still
+    // hold it Registered for a moment. Within the grace they catch up, and nothing happens.
+    const acc = newAccount();
+    register(registry, acc, 23n, NodeStatus.Registered);
+    const early = await startHost(registry, acc, 23n);
+    fallen = early;
+    early.host.subscribe("attestation", () => undefined);
+    early.host.subscribe("pbft", () => undefined);
+    for (const m of members) await early.host.dial(m.host.multiaddrs[0]!);
+    const peer = early.host.peerId.toString();
+    await waitFor(() => members.every((m) => m.host.admissions.get(peer)?.scope === "attestation"), 5_000, "admitted with attestation scope");
+    await waitFor(() => members.every((m) => m.host.subscribers("pbft").includes(peer)), 5_000, "its pbft subscription seen");
+    registry.update(acc.address, { status: NodeStatus.Trusted });
+    await sleep(GRACE_MS + 500);
+    expect(denied(early)).to.equal(false);
+    expect(members.every((m) => connectedTo(m, early))).to.equal(true);
+
+    // Its status falls: it leaves the topic it lost within the grace and stays connected, so
+    // it can be attested back.
+    registry.update(acc.address, { status: NodeStatus.Untrusted });
+    await waitFor(() => members.every((m) => m.host.admissions.get(peer)?.scope === "attestation"), 5_000, "re-scoped");
+    early.host.setOwnScope("attestation");
+    await sleep(GRACE_MS + 500);
+    expect(denied(early)).to.equal(false);
+    expect(members.every((m) => connectedTo(m, early))).to.equal(true);
   });
 
   it("widens a node's scope live when the registry marks it Trusted", async () => {

@@ -153,7 +153,7 @@ export class GatewayProcess {
 
 /**
  * The journal as the daemon would reload it: journal.json alone lacks the changes on its log.
- * Synchronous for its callers in crash-restart.e2e.ts; safe while the daemon is writing.
+ * Synchronous for its callers in crash-restart.test.ts; safe while the daemon is writing.
  */
 export function readJournal(dataDir: string): JournalSnapshot {
   const state = readJournalStateSync(dataDir);

@@ -127,7 +127,9 @@ describe("gateway crash and restart mid-round (separate OS process, swtpm, hardh
     const admitted = net!.waitFor("admission", async () => missing().length === 0, 90_000).catch(async (e: Error) => {
       // The daemon's own view (its admitted peers, connections, bootstrap re-dials) next to ours.
       const own = await p.statusReport().catch((err: Error) => `status unavailable: ${err.message}`);
-      throw new Error(`${e.message}\n${why()}\ndaemon status: ${own}`);
+      // A refusal for a node's standing (scope, ban) is explained by its on-chain status (NodeStatus number).
+      const statuses = await Promise.all([...net!.nodes.map((n) => n.nodeId), crashed.nodeId].map(async (id) => `${id}: ${await net!.status(id)}`));
+      throw new Error(`${e.message}\n${why()}\nchain status: ${statuses.join(", ")}\ndaemon status: ${own}`);
     });
     await within("the daemon admitted by every gateway", admitted, 95_000, () => `${why()}\n${p.tail()}`);
     mark("daemon admitted by every gateway");

@@ -79,6 +79,12 @@ export interface DevnetOptions {
   retryDelayMs?: number;
   /** Round timings of every gateway (benchmarks). */
   onRoundTiming?: (gateway: number, t: RoundTiming) => void;
+  /**
+   * Indices of nodes registered with the others whose gateways are not started with them:
+   * each joins the running network later, by `startDeferred` (a node that comes online
+   * after the network has left bootstrap).
+   */
+  deferGateways?: number[];
 }
 
 export interface GovernanceCall {
@@ -179,6 +185,8 @@ async function enrolMachine(machine: Machine, caBundle: readonly X509Certificate
 
 export class Devnet {
   readonly nodes: DevnetNode[] = [];
+  /** Nodes whose gateways wait for startDeferred (DevnetOptions.deferGateways). */
+  private readonly deferred = new Set<bigint>();
   sandbox: SandboxPool | undefined;
   private machineHost: MachineHost | undefined;
   private meshTimer: NodeJS.Timeout | undefined;
@@ -308,13 +316,18 @@ export class Devnet {
         net.nodes.push({ index: i, nodeId, operator, gatewayAccount, machine, identity, gateway });
       }
 
-      progress(`starting ${opts.nodes} gateways (libp2p on loopback, proof-of-trust gating)`);
-      await Promise.all(net.nodes.map((n) => n.gateway.start()));
+      for (const i of opts.deferGateways ?? []) {
+        const n = net.nodes[i];
+        if (n === undefined) throw new RangeError(`deferGateways: no node at index ${i}`);
+        net.deferred.add(n.nodeId);
+      }
+      progress(`starting ${net.online().length} gateways (libp2p on loopback, proof-of-trust gating)`);
+      await Promise.all(net.online().map((n) => n.gateway.start()));
       await net.connectMesh();
       net.keepMesh();
       // Rounds begin once every gateway has admitted every other: a round run on a half-formed
       // mesh only fails, and costs the CPU the mesh needs to form.
-      await Promise.all(net.nodes.map((n) => n.gateway.beginAttestation()));
+      await Promise.all(net.online().map((n) => n.gateway.beginAttestation()));
       return net;
     } catch (e) {
       clearTimeout(started?.meshTimer);
@@ -367,21 +380,41 @@ export class Devnet {
     });
   }
 
-  /** Dials every pair of gateways until each has admitted all the others (binding checked against the registry). */
+  /** The nodes whose gateways run (all but those still deferred). */
+  online(): DevnetNode[] {
+    return this.nodes.filter((n) => !this.deferred.has(n.nodeId));
+  }
+
+  /**
+   * Starts a deferred node's gateway (DevnetOptions.deferGateways) and joins it to the
+   * running network: it dials the others until they admit it, then begins attesting.
+   */
+  async startDeferred(index: number, timeoutMs = 60_000): Promise<DevnetNode> {
+    const n = this.nodes[index];
+    if (n === undefined || !this.deferred.has(n.nodeId)) throw new RangeError(`node at index ${index} is not deferred`);
+    await n.gateway.start();
+    this.deferred.delete(n.nodeId);
+    await this.connectMesh(timeoutMs);
+    await n.gateway.beginAttestation();
+    return n;
+  }
+
+  /** Dials every pair of running gateways until each has admitted all the others (binding checked against the registry). */
   async connectMesh(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const want = this.nodes.length - 1;
+    const online = this.online();
+    const want = online.length - 1;
     for (;;) {
       const missing: Promise<void>[] = [];
-      for (const a of this.nodes) {
+      for (const a of online) {
         const admitted = new Set(a.gateway.p2p.admittedPeers().map((p) => p.nodeId));
-        for (const b of this.nodes) {
+        for (const b of online) {
           if (b.nodeId >= a.nodeId || admitted.has(b.nodeId)) continue;
           const addr = b.gateway.peerAddresses[0];
           if (addr) missing.push(a.gateway.p2p.dial(addr).catch(() => undefined));
         }
       }
-      if (missing.length === 0 && this.nodes.every((n) => n.gateway.p2p.admittedPeers().length >= want)) return;
+      if (missing.length === 0 && online.every((n) => n.gateway.p2p.admittedPeers().length >= want)) return;
       await Promise.all(missing);
       if (Date.now() > deadline) throw new Error(`devnet: gateways did not all admit each other within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 250));
@@ -396,9 +429,10 @@ export class Devnet {
   private keepMesh(): void {
     const tick = (): void => {
       const dials: Promise<void>[] = [];
-      for (const a of this.nodes) {
+      const online = this.online();
+      for (const a of online) {
         const admitted = new Set(a.gateway.p2p.admittedPeers().map((p) => p.nodeId));
-        for (const b of this.nodes) {
+        for (const b of online) {
           if (b === a || admitted.has(b.nodeId)) continue;
           const addr = b.gateway.peerAddresses[0];
           if (addr) dials.push(a.gateway.p2p.dial(addr).catch(() => undefined));

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { isTrustmeshError } from "../../offchain/core/errors.js";
 import { parseGatewayConfig } from "../../offchain/relayer/config.js";
+import { DEFAULT_MAX_ACTIVE_ROUNDS } from "../../offchain/relayer/verifier.js";
 
 const minimal = () => ({
   name: "gw-1",
@@ -42,7 +43,7 @@ describe("gateway config", () => {
   });
 
   it("limits the rounds worked on at once: 4 by default, at least 1", () => {
-    expect(parseGatewayConfig(minimal(), "/").attestation.maxActiveRounds).to.equal(4);
+    expect(parseGatewayConfig(minimal(), "/").attestation.maxActiveRounds).to.equal(DEFAULT_MAX_ACTIVE_ROUNDS);
     const more = minimal() as ReturnType<typeof minimal> & { attestation: Record<string, unknown> };
     more.attestation.maxActiveRounds = 12;
     expect(parseGatewayConfig(more, "/").attestation.maxActiveRounds).to.equal(12);

@@ -15,6 +15,7 @@ export type MetricName =
   | "task_rounds_refused"
   | "rounds_selected"
   | "rounds_shed"
+  | "rounds_carried_busy"
   | "rounds_decided"
   | "certificates_submitted"
   | "verdicts_observed"

@@ -18,7 +18,7 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { isTrustmeshError } from "../core/errors.js";
 import { decodeRoundId, NodeStatus, parseTaskRoundSequence, Role, sortitionAlpha, Verdict } from "../core/protocol.js";
 import { drawTicket, MAX_UINT256 } from "../core/sortition.js";
-import { formCommittee, revealWaitOver, type VerifiedReveal } from "../core/committee.js";
+import { busyCore, formCommittee, revealWaitOver, type VerifiedReveal } from "../core/committee.js";
 import { bytesToHex, proofToHash, prove } from "../core/vrf/index.js";
 import { createReplica, decodeMessages, publicKeyOf, type Certificate, type Decision } from "../core/pbft/index.js";
 import { cachedSecp256k1Authenticator, cachedVoteVerifier, voteSignerOf } from "./auth-cache.js";
@@ -403,7 +403,7 @@ export class VerifierService {
     // rebuild the reputation its ban took away.
     if ((await o.chain.node(target, 2_000)).status === NodeStatus.Banned) return { kind: "not-selected" };
     const maxActive = o.params.maxActiveRounds ?? DEFAULT_MAX_ACTIVE_ROUNDS;
-    if (this.activeRounds >= maxActive) {
+    if (this.activeRounds >= maxActive && !(await this.carriesWhenBusy(round, target, maxActive))) {
       o.metrics.inc("rounds_shed");
       o.log.debug({ round: round.toString(), active: this.activeRounds }, "busy: not joining the round");
       o.host
@@ -633,13 +633,29 @@ export class VerifierService {
    * that is too high merely waits the full window.
    */
   private async possibleRevealers(target: bigint): Promise<number> {
-    const count = Number(await this.o.chain.nodeCount(10_000));
-    let possible = 0;
-    for (let id = 1n; id <= BigInt(count); id++) {
+    return (await this.candidates(target)).length;
+  }
+
+  /** The nodes that could reveal for a round on `target`: every node but the target and the banned. */
+  private async candidates(target: bigint): Promise<bigint[]> {
+    const count = await this.o.chain.nodeCount(10_000);
+    const out: bigint[] = [];
+    for (let id = 1n; id <= count; id++) {
       if (id === target) continue;
-      if ((await this.o.chain.node(id, 10_000)).status !== NodeStatus.Banned) possible++;
+      if ((await this.o.chain.node(id, 10_000)).status !== NodeStatus.Banned) out.push(id);
     }
-    return possible;
+    return out;
+  }
+
+  /**
+   * A busy verifier still joins a round it is drawn to carry (busyCore), while it is under
+   * twice its cap: its decline would sink a round the others of the draw are joining.
+   */
+  private async carriesWhenBusy(round: bigint, target: bigint, maxActive: number): Promise<boolean> {
+    if (this.activeRounds >= 2 * maxActive) return false;
+    if (!busyCore(round, await this.candidates(target), this.o.params.quorum).has(this.o.nodeId)) return false;
+    this.o.metrics.inc("rounds_carried_busy");
+    return true;
   }
 
   /**

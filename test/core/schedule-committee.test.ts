@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { retryWorthwhile, roundSchedule } from "../../offchain/core/schedule.js";
-import { formCommittee, primaryOf, revealWaitOver } from "../../offchain/core/committee.js";
+import { busyCore, formCommittee, primaryOf, revealWaitOver } from "../../offchain/core/committee.js";
 import { decodeRoundId, encodeRoundId, sortitionAlpha, Role } from "../../offchain/core/protocol.js";
 import { isTrustmeshError } from "../../offchain/core/errors.js";
 
@@ -122,5 +122,30 @@ describe("waiting for reveals", () => {
     expect(revealWaitOver({ ...base, now: 0, revealed: [1n, 2n, 3n], declined: [] }), "one silent node").to.equal(false);
     // A node that declined and revealed anyway is one node, not two.
     expect(revealWaitOver({ ...base, now: 0, revealed: [1n, 2n, 3n], declined: [3n] })).to.equal(false);
+  });
+});
+
+describe("busy verifiers: the draw that carries a round", () => {
+  const candidates = [1n, 2n, 3n, 5n, 6n, 7n];
+
+  it("draws exactly quorum candidates, the same for every caller, whatever the order given", () => {
+    const core = busyCore(42n, candidates, 4);
+    expect(core.size).to.equal(4);
+    for (const n of core) expect(candidates).to.include(n);
+    expect([...busyCore(42n, [...candidates].reverse(), 4)].sort()).to.deep.equal([...core].sort());
+    expect(busyCore(42n, [...candidates, 3n, 3n], 4)).to.deep.equal(core);
+  });
+
+  it("moves with the round, so over many rounds every candidate carries about its share", () => {
+    const carried = new Map<bigint, number>(candidates.map((n) => [n, 0]));
+    const rounds = 6_000;
+    for (let r = 0n; r < BigInt(rounds); r++) for (const n of busyCore(r, candidates, 4)) carried.set(n, (carried.get(n) ?? 0) + 1);
+    // Each candidate is drawn in 4 of 6 rounds: 4,000 expected, binomial sd ~37.
+    for (const [, times] of carried) expect(times).to.be.within(3_800, 4_200);
+  });
+
+  it("draws everyone when there are no more candidates than the quorum, and no one for quorum 0", () => {
+    expect([...busyCore(7n, [2n, 3n, 4n], 4)].sort()).to.deep.equal([2n, 3n, 4n]);
+    expect(busyCore(7n, candidates, 0).size).to.equal(0);
   });
 });

@@ -42,7 +42,7 @@ describe("gateway config", () => {
     expect(configError(bad)).to.match(/p2p.gossipSignaturePolicy must be "StrictSign" or "StrictNoSign"/);
   });
 
-  it("limits the rounds worked on at once: 4 by default, at least 1", () => {
+  it("limits the rounds worked on at once: DEFAULT_MAX_ACTIVE_ROUNDS by default, at least 1", () => {
     expect(parseGatewayConfig(minimal(), "/").attestation.maxActiveRounds).to.equal(DEFAULT_MAX_ACTIVE_ROUNDS);
     const more = minimal() as ReturnType<typeof minimal> & { attestation: Record<string, unknown> };
     more.attestation.maxActiveRounds = 12;

@@ -72,7 +72,9 @@ export interface VerifierParams {
  * Every verifier sits in nearly every round of a small network, so the cap also bounds
  * throughput (about cap / round time): at 10 rounds/s offered to the devnet on an idle
  * 2-core machine, 30 s windows recorded 91 and 124 verdicts with 4, 132 with 5, 143, 133 and
- * 156 with 6, 128 with 8 (p50 1.2-1.6 s for 4 to 6, 2.1 s for 8).
+ * 156 with 6, 128 with 8 (p50 1.2-1.6 s for 4 to 6, 2.1 s for 8). A busy verifier that
+ * the round's draw picks to carry it (busyCore) joins anyway, up to twice the cap, so
+ * shedding does not leave rounds half-joined.
  */
 export const DEFAULT_MAX_ACTIVE_ROUNDS = 6;
 
@@ -636,13 +638,18 @@ export class VerifierService {
     return (await this.candidates(target)).length;
   }
 
-  /** The nodes that could reveal for a round on `target`: every node but the target and the banned. */
+  /**
+   * The nodes that could reveal for a round on `target`: every node but the target whose
+   * signature TrustBoard would count. The others never reveal nor decline (runRound stops
+   * them before either), so counting them made every round with an Untrusted or a late
+   * Registered node in the network wait out its whole reveal window.
+   */
   private async candidates(target: bigint): Promise<bigint[]> {
     const count = await this.o.chain.nodeCount(10_000);
     const out: bigint[] = [];
     for (let id = 1n; id <= count; id++) {
       if (id === target) continue;
-      if ((await this.o.chain.node(id, 10_000)).status !== NodeStatus.Banned) out.push(id);
+      if (await this.o.chain.canSign(await this.o.chain.node(id, 10_000), this.o.params.quorum)) out.push(id);
     }
     return out;
   }

@@ -64,9 +64,10 @@ describe("gateway crash and restart mid-round (separate OS process, swtpm, hardh
     mark("devnet up");
     crashed = net.nodes[3] as DevnetNode;
     // Once quorum-many nodes are Trusted, a merely Registered node may no longer sign (the
-    // bootstrap rule): node 4 is attested Trusted first, so its signature counts throughout.
-    await net.waitFor("node 4 Trusted", async () => (await net!.status(crashed.nodeId)) === NodeStatus.Trusted, 90_000);
-    mark("node 4 Trusted");
+    // bootstrap rule), nor sit on the pbft topic: every node is attested Trusted first, so
+    // node 4's signature counts throughout and the witness (node 1) hears the pbft traffic.
+    await net.waitFor("every node Trusted", async () => (await Promise.all(net!.nodes.map((n) => net!.status(n.nodeId)))).every((s) => s === NodeStatus.Trusted), 120_000);
+    mark("every node Trusted");
     // Node 4 leaves this process: its gateway is stopped here and runs as a daemon instead.
     net.nodes.splice(3, 1);
     await crashed.gateway.stop();
@@ -160,7 +161,9 @@ describe("gateway crash and restart mid-round (separate OS process, swtpm, hardh
     // or in its own submission, having collected the others' commits; never a second one.
     const mine = signed!.signature.toLowerCase();
     expect(sent.filter((x) => x !== mine), "other signatures the crashed gateway put on the wire for this round").to.deep.equal([]);
-    if (cert.submitter.toLowerCase() !== me) expect(sent, "the crashed gateway's signature reached the submitter over the wire").to.deep.equal([mine]);
+    const witnessHost = (net!.nodes[0] as DevnetNode).gateway.p2p;
+    const heardBy = `witness node 1: scope ${witnessHost.scope}, topics ${witnessHost.joinedTopics().join(",")}`;
+    if (cert.submitter.toLowerCase() !== me) expect(sent, `the crashed gateway's signature reached the submitter over the wire (${heardBy})`).to.deep.equal([mine]);
     return signed!.signature;
   }
 

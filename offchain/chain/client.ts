@@ -6,6 +6,17 @@
 import { createPublicClient, defineChain, http, type Chain, type PublicClient, type Transport } from "viem";
 import { TrustmeshError } from "../core/errors.js";
 
+/**
+ * Gas for a call that runs an external call inside try/catch with a starvation guard
+ * (Disputes' proof checks, TaskMarket's slash in settle). Its estimate is the least gas
+ * with which it does not revert on the estimating node's state, and on the state of the
+ * block it is mined in (other transactions landed meanwhile) that can starve the inner
+ * call or run out: a quarter goes on top.
+ */
+export function withGasHeadroom(estimate: bigint): bigint {
+  return (estimate * 5n) / 4n;
+}
+
 export class ChainClientError extends TrustmeshError {
   override name = "ChainClientError";
 }

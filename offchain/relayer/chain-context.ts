@@ -23,7 +23,7 @@ import { TrustmeshError } from "../core/errors.js";
 import { postRunBootNonce } from "../core/boot-nonce.js";
 import { TASK_SUBMITTED } from "../task/types.js";
 import { latestSubmission } from "../task/chain.js";
-import { chainFor } from "../chain/client.js";
+import { chainFor, withGasHeadroom } from "../chain/client.js";
 import {
   disputesAbi,
   epochClockAbi,
@@ -406,14 +406,10 @@ export class GatewayChain {
     });
   }
 
-  /**
-   * A dispute's proof checks run inside try/catch with a starvation guard (Disputes.sol), so
-   * an estimate that is just enough on one node's state can starve on the mined block: the
-   * gas gets a quarter on top.
-   */
+  /** A dispute's proof checks run inside try/catch with a starvation guard (Disputes.sol): see withGasHeadroom. */
   private async sendDispute(request: Parameters<WalletClient<Transport, Chain, Account>["writeContract"]>[0]): Promise<Hex> {
     const gas = await this.publicClient.estimateContractGas({ ...request, account: this.walletClient.account } as Parameters<PublicClient["estimateContractGas"]>[0]);
-    const hash = await this.walletClient.writeContract({ ...request, gas: (gas * 5n) / 4n } as Parameters<WalletClient<Transport, Chain, Account>["writeContract"]>[0]);
+    const hash = await this.walletClient.writeContract({ ...request, gas: withGasHeadroom(gas) } as Parameters<WalletClient<Transport, Chain, Account>["writeContract"]>[0]);
     return this.mined(hash, "dispute");
   }
 

@@ -14,7 +14,7 @@ import {
   type LocalAccount,
   type PublicClient,
 } from "viem";
-import { chainFor } from "../chain/client.js";
+import { chainFor, withGasHeadroom } from "../chain/client.js";
 import { epochClockAbi, nodeRegistryAbi, taskMarketAbi, trustBoardAbi, trustTokenAbi } from "../chain/artifacts.js";
 import { permitTypedData, permitVrs } from "../chain/permit.js";
 import { hexToBytes } from "../core/vrf/index.js";
@@ -310,14 +310,11 @@ export class TaskMarketChain implements ExecutorChainView {
     const account = this.requireAccount();
     try {
       const { request, result } = await this.o.publicClient.simulateContract({ account, address: this.address, abi: taskMarketAbi as never, functionName, args } as never);
-      // settle slashes inside try/catch (a failed slash still refunds), and the estimate is
-      // the least gas with which the call does not revert: on the state of the block it is
-      // mined in (a verdict landed meanwhile) that can starve the slash or run out. A
-      // quarter on top, as for disputes (chain-context sendDispute); measured: settle ran
-      // out of gas once in CI while gateways were recording verdicts.
+      // settle slashes inside try/catch (a failed slash still refunds): see withGasHeadroom.
+      // Without it, settle ran out of gas once in CI while gateways were recording verdicts.
       const gas = await this.o.publicClient.estimateContractGas({ account, address: this.address, abi: taskMarketAbi as never, functionName, args } as never);
       const wallet = createWalletClient({ chain: chainFor(this.o.chainId, this.o.rpcUrl), transport: http(this.o.rpcUrl), account });
-      const txHash = await wallet.writeContract({ ...(request as object), gas: (gas * 5n) / 4n } as never);
+      const txHash = await wallet.writeContract({ ...(request as object), gas: withGasHeadroom(gas) } as never);
       const receipt = await this.o.publicClient.waitForTransactionReceipt({ hash: txHash, pollingInterval: 50 });
       if (receipt.status !== "success") throw new TaskError("TASK_CHAIN", `${functionName} reverted (tx ${txHash})`);
       return { result, txHash, blockHash: receipt.blockHash };

@@ -60,7 +60,9 @@ export function primaryOf(committee: Committee, view: number): VerifiedReveal {
  * deadline plus the grace for reveals in flight, or earlier once every node that could
  * reveal has either revealed in time or declined (too busy to join): the committee cannot
  * grow any more, and every member who sees the same reveals forms the same one. `possible`
- * is an upper bound of the nodes that may reveal; one too high only makes the wait longer.
+ * is the number of nodes that may reveal. One too high only makes the wait longer; one too
+ * low (a node whose promotion this member has not seen yet) ends it before that node's
+ * reveal, which, like a reveal at the deadline's edge, only splits replica sets.
  */
 export function revealWaitOver(p: { now: number; deadline: number; graceMs: number; revealed: readonly bigint[]; declined: Iterable<bigint>; possible: number }): boolean {
   if (p.now >= p.deadline + p.graceMs) return true;

@@ -5,7 +5,7 @@
  * here; the services themselves know nothing of each other.
  */
 import { privateKeyToAccount } from "viem/accounts";
-import { getAddress, type Address, type Hex, type LocalAccount } from "viem";
+import type { Address, Hex, LocalAccount } from "viem";
 import { AgentClient } from "../attest/bridge/client.js";
 import type { StaticKeyPair } from "../attest/bridge/noise.js";
 import { createTrustmeshHost, type TrustmeshHost } from "../p2p/host.js";
@@ -139,7 +139,9 @@ export class Gateway {
     // Before any role subscribes: the topics this node joins follow its own standing.
     await this.refreshOwnScope();
     this.unsubscribeOwnScope = this.registryView.onChange((c) => {
-      if (c.nodeId === rt.nodeId || getAddress(c.gateway) === this.account.address) void this.refreshOwnScope();
+      // The gateway registry view names the node of every change (a rotation of this
+      // node's key included).
+      if (c.nodeId === rt.nodeId) void this.refreshOwnScope();
     });
     this.host.onRejected((r) => {
       this.metrics.inc("p2p_messages_rejected");

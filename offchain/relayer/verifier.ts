@@ -486,7 +486,7 @@ export class VerifierService {
     this.o.onTiming?.({ round, event: "requested", at: requestedAt });
 
     // 3. The committee: every reveal stamped by the deadline.
-    const possible = await this.possibleRevealers(target);
+    const possible = (await this.candidates(target)).length;
     const reveals = await this.awaitReveals(round, revealDeadline, possible);
     let committee;
     try {
@@ -630,19 +630,11 @@ export class VerifierService {
   }
 
   /**
-   * An upper bound of the verifiers that may still reveal for a round: every registered
-   * node but the target and the banned. The bound only lets the wait end early; a bound
-   * that is too high merely waits the full window.
-   */
-  private async possibleRevealers(target: bigint): Promise<number> {
-    return (await this.candidates(target)).length;
-  }
-
-  /**
    * The nodes that could reveal for a round on `target`: every node but the target whose
    * signature TrustBoard would count. The others never reveal nor decline (runRound stops
    * them before either), so counting them made every round with an Untrusted or a late
-   * Registered node in the network wait out its whole reveal window.
+   * Registered node in the network wait out its whole reveal window. Their number lets the
+   * reveal wait end early (revealWaitOver).
    */
   private async candidates(target: bigint): Promise<bigint[]> {
     const count = await this.o.chain.nodeCount(10_000);

@@ -13,7 +13,7 @@ import { hasFailure, type Finding } from "../attest/errors.js";
 import { measuredDigests } from "../attest/eventlog/parse.js";
 import { quoteNonce, type SelectionJson } from "../attest/bridge/messages.js";
 import { akDigest } from "../attest/enrol/registrar.js";
-import { buildFingerprintTree } from "../attest/fingerprint/merkle.js";
+import { fingerprintRoot } from "../attest/fingerprint/merkle.js";
 import { parseItems } from "../attest/fingerprint/items.js";
 import { parseTpm2bPublic } from "../attest/tpm/public.js";
 import { hashAlgByName } from "../attest/tpm/constants.js";
@@ -126,8 +126,7 @@ export async function assessResponse(p: AssessParameters): Promise<Assessment> {
   try {
     const ak = parseTpm2bPublic(hex(r.akPublic));
     const items = parseItems(Object.fromEntries((ev.fingerprint ?? []).map((i) => [i.key, i.value])));
-    const tree = await buildFingerprintTree(items);
-    const identity = identityDigestOf(akDigest(ak.name), r.ekCertDigest, tree.root);
+    const identity = identityDigestOf(akDigest(ak.name), r.ekCertDigest, await fingerprintRoot(items));
     if (identity.toLowerCase() === p.identityDigest.toLowerCase()) {
       fingerprint = { ok: true, changed: [] };
     } else {

@@ -7,10 +7,11 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { hashTypedData, type Address, type Hex, type TypedDataDomain } from "viem";
+import type { Address, Hex } from "viem";
 import { recoverAddressFromHash } from "../core/crypto/index.js";
-import { secp256k1Authenticator, voteDigest } from "../core/pbft/index.js";
-import { voteTypes, type Vote } from "../chain/eip712.js";
+import { secp256k1Authenticator, type VoteDomain } from "../core/pbft/index.js";
+import type { Vote } from "../chain/eip712.js";
+import { voteTypedHash } from "../chain/typed-hash.js";
 
 type Authenticator = ReturnType<typeof secp256k1Authenticator>;
 
@@ -36,22 +37,6 @@ export function cachedSecp256k1Authenticator(secretKey: Hex, publicKeys: readonl
 }
 
 const voteSigners = new Map<string, Address | null>();
-const voteHashes = new Map<string, Hex>();
-
-/**
- * viem's typed-data hash of a vote, memoised by domain and the vote's canonical digest (one
- * canonical encoding, one typed-data hash): it costs more than the recovery it feeds, and
- * every member's endorsement of one vote needs the same hash.
- */
-function typedVoteHash(domain: TypedDataDomain, vote: Vote): Hex {
-  const key = `${domain.name}|${domain.version}|${domain.chainId}|${domain.verifyingContract?.toLowerCase()}|${domain.salt}|${voteDigest(vote)}`;
-  const hit = voteHashes.get(key);
-  if (hit !== undefined) return hit;
-  const hash = hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote });
-  if (voteHashes.size >= MAX_ENTRIES) voteHashes.delete(voteHashes.keys().next().value as string);
-  voteHashes.set(key, hash);
-  return hash;
-}
 
 /**
  * The signer of an EIP-712 Vote signature, as the contract's ECDSA.recover finds it (low s
@@ -59,8 +44,8 @@ function typedVoteHash(domain: TypedDataDomain, vote: Vote): Hex {
  * by (typed-data hash, signature) because every member checks every commit's endorsement,
  * then again when it completes a certificate and when it watches for equivocation.
  */
-export async function voteSignerOf(domain: TypedDataDomain, vote: Vote, signature: Hex): Promise<Address | null> {
-  const hash = typedVoteHash(domain, vote);
+export function voteSignerOf(domain: VoteDomain, vote: Vote, signature: Hex): Address | null {
+  const hash = voteTypedHash(domain, vote);
   const key = `${hash}:${signature}`;
   const hit = voteSigners.get(key);
   if (hit !== undefined) return hit;
@@ -71,8 +56,8 @@ export async function voteSignerOf(domain: TypedDataDomain, vote: Vote, signatur
 }
 
 /** The PBFT vote verifier over the memoised recovery (same answers as viemVoteVerifier). */
-export function cachedVoteVerifier(domain: TypedDataDomain): { verifyVote: (vote: Vote, signature: Hex, signer: Address) => Promise<boolean> } {
+export function cachedVoteVerifier(domain: VoteDomain): { verifyVote: (vote: Vote, signature: Hex, signer: Address) => boolean } {
   return {
-    verifyVote: async (vote, signature, signer) => (await voteSignerOf(domain, vote, signature))?.toLowerCase() === signer.toLowerCase(),
+    verifyVote: (vote, signature, signer) => voteSignerOf(domain, vote, signature)?.toLowerCase() === signer.toLowerCase(),
   };
 }

@@ -4,9 +4,10 @@
  * two different votes for one round. Disputing is permissionless; the first proof wins and
  * later ones are refused by the contract, so each gateway checks before it pays gas.
  */
-import { hashTypedData, type Address, type Hex } from "viem";
+import type { Address, Hex } from "viem";
 import { voteSignerOf } from "./auth-cache.js";
-import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
+import { trustBoardDomain, type Vote } from "../chain/eip712.js";
+import { voteTypedHash } from "../chain/typed-hash.js";
 import type { GatewayChain } from "./chain-context.js";
 import type { Logger } from "./logger.js";
 import { revertReason } from "./revert-reason.js";
@@ -37,7 +38,7 @@ export class EquivocationWatch {
   }
 
   voteHash(vote: Vote): Hex {
-    return hashTypedData({ domain: this.domain(), types: voteTypes, primaryType: "Vote", message: vote });
+    return voteTypedHash(this.domain(), vote);
   }
 
   recordOpening(round: bigint, opening: { signers: Address[]; vrfOutputs: Hex[] }): void {
@@ -46,7 +47,7 @@ export class EquivocationWatch {
 
   /** A vote whose signer is known (e.g. from a certificate the contract will check). */
   async observe(vote: Vote, signature: Hex, claimedSigner?: Address): Promise<void> {
-    const signer = await voteSignerOf(this.domain(), vote, signature);
+    const signer = voteSignerOf(this.domain(), vote, signature);
     if (signer === null) return;
     if (claimedSigner && claimedSigner.toLowerCase() !== signer.toLowerCase()) return;
     const hash = this.voteHash(vote);

@@ -13,16 +13,17 @@
  * Signing goes through the journal: one vote per round, ever, even across crashes.
  */
 import type { Address, Hex, LocalAccount } from "viem";
-import { hashTypedData, keccak256 } from "viem";
-import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { hexToBytes } from "@noble/hashes/utils.js";
+import { addressOfPublicKey } from "../core/crypto/index.js";
 import { isTrustmeshError } from "../core/errors.js";
 import { decodeRoundId, NodeStatus, parseTaskRoundSequence, Role, sortitionAlpha, Verdict } from "../core/protocol.js";
 import { drawTicket, MAX_UINT256 } from "../core/sortition.js";
 import { busyCore, formCommittee, revealWaitOver, type VerifiedReveal } from "../core/committee.js";
 import { bytesToHex, proofToHash, prove } from "../core/vrf/index.js";
-import { createReplica, decodeMessages, publicKeyOf, type Certificate, type Decision } from "../core/pbft/index.js";
+import { createReplica, decodeMessages, publicKeyOf, secretKeyVoteSigner, type Certificate, type Decision } from "../core/pbft/index.js";
 import { cachedSecp256k1Authenticator, cachedVoteVerifier, voteSignerOf } from "./auth-cache.js";
-import { trustBoardDomain, voteTypes, type Vote } from "../chain/eip712.js";
+import { trustBoardDomain, type Vote } from "../chain/eip712.js";
+import { voteTypedHash } from "../chain/typed-hash.js";
 import type { SelectionJson } from "../attest/bridge/messages.js";
 import { checkClock, type ClockState } from "../attest/quote.js";
 import type { Finding } from "../attest/errors.js";
@@ -374,7 +375,7 @@ export class VerifierService {
     const p = (async () => {
       const t = sortitionTicket(o.vrfSecret, epoch, round);
       if (!t) return null;
-      const claimSignature = await signVrfClaim(o.account, { chainId: o.chain.chainId, board: o.chain.addresses.board }, round, t.proof);
+      const claimSignature = signVrfClaim(o.gatewaySecret, { chainId: o.chain.chainId, board: o.chain.addresses.board }, round, t.proof);
       return { ...t, claimSignature };
     })();
     this.tickets.set(round, p);
@@ -686,6 +687,7 @@ export class VerifierService {
     const o = this.o;
     const agreeStartedAt = Date.now();
     const domain = trustBoardDomain(o.chain.chainId, o.chain.addresses.board);
+    const voteSigner = secretKeyVoteSigner(o.gatewaySecret, domain);
     const replica = createReplica({
       id: myIndex,
       members: members.map((m) => m.gateway as Address),
@@ -694,8 +696,8 @@ export class VerifierService {
         signVote: (vote: Vote) =>
           o.journal.signOnce(
             vote.round,
-            hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote }),
-            () => o.account.signTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote }),
+            voteTypedHash(domain, vote),
+            async () => voteSigner.signVote(vote),
             { vote: voteToJson(vote), role: vote.evidenceCid === myVote.evidenceCid ? "primary" : "backup" },
           ) as Promise<Hex>,
         vrfOutput: () => output,
@@ -840,7 +842,7 @@ export class VerifierService {
       for (const [replica, c] of commits.byReplica) {
         const member = members[replica];
         if (!member || replica === myIndex || bySigner.has(member.gateway) || c.digest !== decision.digest) continue;
-        const ok = (await voteSignerOf(domain, vote, c.signature))?.toLowerCase() === member.gateway.toLowerCase();
+        const ok = voteSignerOf(domain, vote, c.signature)?.toLowerCase() === member.gateway.toLowerCase();
         if (ok) bySigner.set(member.gateway, c);
       }
       if (bySigner.size >= o.params.quorum || commits.recorded || Date.now() > deadline) break;
@@ -885,7 +887,7 @@ export class VerifierService {
     const o = this.o;
     const domain = trustBoardDomain(o.chain.chainId, o.chain.addresses.board);
     const flipped: Vote = { ...vote, verdict: vote.verdict === Verdict.Trusted ? Verdict.Untrusted : Verdict.Trusted, score: 100 - vote.score };
-    const signature = await o.account.signTypedData({ domain, types: voteTypes, primaryType: "Vote", message: flipped });
+    const signature = await secretKeyVoteSigner(o.gatewaySecret, domain).signVote(flipped);
     o.log.warn({ round: vote.round.toString() }, "BYZANTINE: publishing a conflicting signed vote");
     await o.host.publish({
       type: MessageType.VoteAnnounce,
@@ -902,14 +904,9 @@ export class VerifierService {
 /** True when a compressed secp256k1 key hashes to the gateway address. */
 function publicKeyMatches(compressed: Hex, gateway: Address): boolean {
   try {
-    return addressOfPublicKey(compressed).toLowerCase() === gateway.toLowerCase();
+    return addressOfPublicKey(hexToBytes(compressed.slice(2))).toLowerCase() === gateway.toLowerCase();
   } catch {
     return false;
   }
 }
 
-function addressOfPublicKey(compressed: Hex): Address {
-  const point = secp256k1.Point.fromHex(compressed.slice(2));
-  const uncompressed = point.toBytes(false).slice(1);
-  return `0x${keccak256(uncompressed).slice(-40)}` as Address;
-}

@@ -3,9 +3,11 @@
  * proof it presents, so a false claim - an invalid proof, or one whose output is not under
  * the epoch threshold - is provable on chain by anyone (Disputes.disputeVrfFraud).
  */
-import { hashTypedData, type Address, type Hex, type LocalAccount } from "viem";
-import { trustBoardDomain, vrfClaimTypes } from "../chain/eip712.js";
-import { recoverAddressFromHash } from "../core/crypto/index.js";
+import { hexToBytes } from "@noble/hashes/utils.js";
+import type { Address, Hex } from "viem";
+import { trustBoardDomain } from "../chain/eip712.js";
+import { vrfClaimTypedHash } from "../chain/typed-hash.js";
+import { recoverAddressFromHash, signHash } from "../core/crypto/index.js";
 import { checkClaim, type ClaimCheck } from "../core/sortition.js";
 import { computeFastVerifyParams, decodeProof } from "../core/vrf/index.js";
 import { Role } from "../core/protocol.js";
@@ -16,13 +18,9 @@ export interface ClaimContext {
   board: Address;
 }
 
-export async function signVrfClaim(account: LocalAccount, ctx: ClaimContext, round: bigint, proof: Hex): Promise<Hex> {
-  return account.signTypedData({
-    domain: trustBoardDomain(ctx.chainId, ctx.board),
-    types: vrfClaimTypes,
-    primaryType: "VrfClaim",
-    message: { round, role: Role.Verifier, proof },
-  });
+/** The gateway key's EIP-712 signature of its claim (the bytes viem's signTypedData makes). */
+export function signVrfClaim(gatewaySecret: Hex, ctx: ClaimContext, round: bigint, proof: Hex): Hex {
+  return signHash(hexToBytes(gatewaySecret.slice(2)), hexToBytes(vrfClaimTypedHash(trustBoardDomain(ctx.chainId, ctx.board), { round, role: Role.Verifier, proof }).slice(2)));
 }
 
 /**
@@ -47,8 +45,7 @@ export async function claimSigner(ctx: ClaimContext, round: bigint, proof: Hex, 
   if (hit !== undefined) return hit;
   let signer: Address | null;
   try {
-    const hash = hashTypedData({ domain: trustBoardDomain(ctx.chainId, ctx.board), types: vrfClaimTypes, primaryType: "VrfClaim", message: { round, role: Role.Verifier, proof } });
-    signer = recoverAddressFromHash(hash, signature);
+    signer = recoverAddressFromHash(vrfClaimTypedHash(trustBoardDomain(ctx.chainId, ctx.board), { round, role: Role.Verifier, proof }), signature);
   } catch {
     signer = null;
   }

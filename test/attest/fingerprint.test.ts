@@ -8,6 +8,7 @@ import {
   TREE_DEPTH,
   buildFingerprintTree,
   collectFingerprint,
+  fingerprintRoot,
   compareFingerprint,
   parseItems,
   proveItem,
@@ -62,6 +63,15 @@ describe("hardware fingerprint (Poseidon Merkle tree)", function () {
     const p = await buildPoseidon();
     const leaf0 = p.F.toObject(p([1n, valueField(ITEMS["cpu.model"])]));
     expect(BigInt(a.leaves[0] as string)).to.equal(leaf0);
+  });
+
+  it("fingerprintRoot (memoised) answers the tree's root, for repeated and changed items alike", async function () {
+    const changed: FingerprintItems = { ...ITEMS, "cpu.cores": "64" };
+    const absent: FingerprintItems = { ...ITEMS, "cpu.cores": null };
+    for (const items of [ITEMS, changed, ITEMS, absent, { ...ITEMS, "cpu.cores": undefined }, changed]) {
+      expect(await fingerprintRoot(items)).to.equal((await buildFingerprintTree(items)).root);
+    }
+    expect(await fingerprintRoot(ITEMS)).to.not.equal(await fingerprintRoot(changed));
   });
 
   it("absent differs from empty, and every item changes the root", async function () {

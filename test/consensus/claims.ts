@@ -77,7 +77,7 @@ export function aboveThresholdClaim(sender: DevnetNode, target: DevnetNode, e: E
 
 /** Signs the claim with the sender's gateway key and sends it to the target as an attestation request. */
 export async function sendClaim(sender: DevnetNode, claim: Claim, chain: { chainId: number; board: `0x${string}` }): Promise<void> {
-  const signature = await signVrfClaim(sender.gateway.account, chain, claim.round, claim.proof);
+  const signature = signVrfClaim(sender.gateway.rt.gatewaySecret, chain, claim.round, claim.proof);
   const payload = encodeRoundPayload({
     kind: "request",
     target: claim.target.nodeId.toString(),

@@ -1,6 +1,7 @@
 export { FINGERPRINT_KEYS, FingerprintError, parseItems, isFingerprintKey, type FingerprintItems, type FingerprintKey } from "./items.js";
 export {
   buildFingerprintTree,
+  fingerprintRoot,
   compareFingerprint,
   proveItem,
   verifyItemProof,

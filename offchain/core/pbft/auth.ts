@@ -6,9 +6,9 @@
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
-import { hashTypedData, type Address, type Hex, type LocalAccount } from "viem";
+import type { Address, Hex, LocalAccount } from "viem";
 import { voteTypes, type Vote } from "../../chain/eip712.js";
-import { voteDigest } from "./codec.js";
+import { voteTypedHash } from "../../chain/typed-hash.js";
 import { publicKeyFromSecret, recoverAddressFromHash, signDigest, signHash, uncompressedPublicKey, verifyDigest } from "../crypto/index.js";
 import type { Authenticator, VoteSigner, VoteVerifier } from "./types.js";
 
@@ -56,26 +56,6 @@ export function publicKeyOf(secretKey: Hex): Hex {
   return `0x${bytesToHex(publicKeyFromSecret(strip(secretKey), true))}`;
 }
 
-/**
- * EIP-712 digests already computed, by domain and the vote's canonical digest (codec.ts,
- * memoised per vote object). A replica checks every member's endorsement of the same vote,
- * and viem's typed-data hashing costs more than the signature recovery it feeds. Two votes
- * with one canonical encoding have the same typed data, so a hit is always the right hash.
- */
-const voteHashes = new Map<string, Hex>();
-const VOTE_HASHES_MAX = 4096;
-
-/** The EIP-712 digest of a Vote under the TrustBoard domain (what the contract recovers from). */
-export function voteHash(domain: VoteDomain, vote: Vote): Hex {
-  const key = `${domain.name}|${domain.version}|${domain.chainId}|${domain.verifyingContract.toLowerCase()}|${voteDigest(vote)}`;
-  const hit = voteHashes.get(key);
-  if (hit !== undefined) return hit;
-  const hash = hashTypedData({ domain, types: voteTypes, primaryType: "Vote", message: vote });
-  if (voteHashes.size >= VOTE_HASHES_MAX) voteHashes.delete(voteHashes.keys().next().value as string);
-  voteHashes.set(key, hash);
-  return hash;
-}
-
 /** EIP-712 Vote signer from a viem local account (privateKeyToAccount). */
 export function viemVoteSigner(
   account: Pick<LocalAccount, "signTypedData">,
@@ -97,7 +77,7 @@ export function secretKeyVoteSigner(secretKey: Hex, domain: VoteDomain, vrfOutpu
   const sk = strip(secretKey);
   publicKeyFromSecret(sk);
   return {
-    signVote: (vote: Vote) => signHash(sk, strip(voteHash(domain, vote))),
+    signVote: (vote: Vote) => signHash(sk, strip(voteTypedHash(domain, vote))),
     ...(vrfOutput ? { vrfOutput } : {}),
   };
 }
@@ -108,6 +88,6 @@ export function secretKeyVoteSigner(secretKey: Hex, domain: VoteDomain, vrfOutpu
  */
 export function viemVoteVerifier(domain: VoteDomain): VoteVerifier {
   return {
-    verifyVote: (vote, signature, signer) => recoverAddressFromHash(voteHash(domain, vote), signature)?.toLowerCase() === signer.toLowerCase(),
+    verifyVote: (vote, signature, signer) => recoverAddressFromHash(voteTypedHash(domain, vote), signature)?.toLowerCase() === signer.toLowerCase(),
   };
 }

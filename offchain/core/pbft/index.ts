@@ -33,4 +33,4 @@ export { Replica, createReplica } from "./replica.js";
 export { buildCertificate } from "./certificate.js";
 export { VoteCounter, faultTolerance, quorumSize } from "./quorum.js";
 export { primaryOf, planNewView } from "./proofs.js";
-export { secp256k1Authenticator, publicKeyOf, secretKeyVoteSigner, viemVoteSigner, viemVoteVerifier, voteHash, type VoteDomain } from "./auth.js";
+export { secp256k1Authenticator, publicKeyOf, secretKeyVoteSigner, viemVoteSigner, viemVoteVerifier, type VoteDomain } from "./auth.js";

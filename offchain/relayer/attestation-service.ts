@@ -17,7 +17,7 @@ import { isTrustmeshError } from "../core/errors.js";
 import type { AgentClient } from "../attest/bridge/client.js";
 import type { ReceivedMessage, TrustmeshHost } from "../p2p/host.js";
 import { MessageType } from "../p2p/topics.js";
-import type { GatewayChain } from "./chain-context.js";
+import { NODE_RECORD_MAX_AGE_MS, type GatewayChain } from "./chain-context.js";
 import type { GatewayJournal } from "./journal.js";
 import type { Logger } from "./logger.js";
 import { revertReason } from "./revert-reason.js";
@@ -99,8 +99,8 @@ export class AttestationService {
       return;
     }
 
-    // Status changes evict the cached record (chain-context), so an older copy is safe here.
-    const requesterNode = await this.o.chain.node(requester, 10_000);
+    // Registry events evict the cached record (chain-context), so an older copy is safe here.
+    const requesterNode = await this.o.chain.node(requester, NODE_RECORD_MAX_AGE_MS);
     const ctx = { chainId: this.o.chain.chainId, board: this.o.chain.addresses.board };
     const signer = await claimSigner(ctx, round, req.claim.proof, req.claim.signature);
     if (signer === null || signer.toLowerCase() !== requesterNode.gateway.toLowerCase()) {

@@ -39,6 +39,15 @@ import type { Vote } from "../chain/eip712.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
+/**
+ * How old a cached node record the round's checks accept. Every registry event naming a
+ * node evicts its record when the follower sees it (dispatch), so the cache lags the chain
+ * by the follower's delay whatever the bound; the bound only limits how long a record can
+ * outlive an event the follower missed. With 1-2 s bounds each devnet gateway re-read every
+ * node's record once a second: 4 getNode calls per verdict at 10 rounds/s.
+ */
+export const NODE_RECORD_MAX_AGE_MS = 10_000;
+
 export class GatewayChainError extends TrustmeshError {
   override name = "GatewayChainError";
 }
@@ -224,6 +233,7 @@ export class GatewayChain {
     return info;
   }
 
+  /** A node's record, from the cache when the copy there is younger than `maxAgeMs` (see NODE_RECORD_MAX_AGE_MS). */
   async node(nodeId: bigint, maxAgeMs = 1000): Promise<NodeInfo> {
     const hit = this.nodeCache.get(nodeId);
     if (hit && Date.now() - hit.at < maxAgeMs) return hit.node;
@@ -488,9 +498,11 @@ export class GatewayChain {
           blockNumber: l.blockNumber ?? 0n,
           transactionHash: l.transactionHash ?? "0x",
         };
-        if (event.eventName === "StatusChanged" || event.eventName === "NodeSlashed" || event.eventName === "GatewayRotated") {
-          const id = event.args.nodeId;
-          if (typeof id === "bigint") this.nodeCache.delete(id);
+        if (l.address.toLowerCase() === this.addresses.registry.toLowerCase() && typeof event.args.nodeId === "bigint") {
+          // Every registry event that names a node may have changed its record (status,
+          // stake, gateway or VRF key): the cached copy goes. That keeps the cache coherent
+          // with the chain up to the follower's lag, so readers can afford long age bounds.
+          this.nodeCache.delete(event.args.nodeId);
           // The eligible count moves with statuses: the bootstrap rule must see it at once.
           this.eligibleCache = undefined;
         }

@@ -32,7 +32,7 @@ import { PbftTransport } from "../p2p/pbft-transport.js";
 import { MessageType } from "../p2p/topics.js";
 import { hexToCid, cidToHex, type ContentStore } from "../../ipfs/adapter/index.js";
 import { runScoring, type SandboxResult, type SandboxRunParameters } from "../sandbox/index.js";
-import type { EpochInfo, GatewayChain } from "./chain-context.js";
+import { NODE_RECORD_MAX_AGE_MS, type EpochInfo, type GatewayChain } from "./chain-context.js";
 import type { GatewayJournal } from "./journal.js";
 import type { Logger } from "./logger.js";
 import { revertReason } from "./revert-reason.js";
@@ -291,14 +291,14 @@ export class VerifierService {
     } else if (payload.kind === "vote") {
       const v = payload.vote;
       const vote: Vote = { round: BigInt(v.round), node: BigInt(v.node), verdict: v.verdict, score: v.score, evidenceCid: v.evidenceCid, policyCid: v.policyCid };
-      void this.o.chain.node(m.envelope.sender).then((n) => this.equivocation.observe(vote, payload.signature, n.gateway));
+      void this.o.chain.node(m.envelope.sender, NODE_RECORD_MAX_AGE_MS).then((n) => this.equivocation.observe(vote, payload.signature, n.gateway));
     }
   }
 
   private async onReveal(round: bigint, sender: bigint, r: RevealPayload, at: number): Promise<void> {
     if (BigInt(r.target) !== decodeRoundId(round).node) return;
-    // Status changes evict the cached record (chain-context), so an older copy is safe here.
-    const node = await this.o.chain.node(sender, 10_000);
+    // Registry events evict the cached record (chain-context), so an older copy is safe here.
+    const node = await this.o.chain.node(sender, NODE_RECORD_MAX_AGE_MS);
     const ctx = { chainId: this.o.chain.chainId, board: this.o.chain.addresses.board };
     const signer = await claimSigner(ctx, round, r.proof, r.claimSignature);
     if (signer === null || signer.toLowerCase() !== node.gateway.toLowerCase()) return;
@@ -399,12 +399,12 @@ export class VerifierService {
     }
     const ticket = await this.prepared(round, epoch);
     if (!ticket) return { kind: "not-selected" };
-    // Status changes evict the cached record (chain-context): a fresh read per round would
+    // Registry events evict the cached record (chain-context): a fresh read per round would
     // only add a call to the chain at the busiest moment of the round.
-    if (!(await o.chain.canSign(await o.chain.node(o.nodeId, 2_000), o.params.quorum))) return { kind: "not-selected" };
+    if (!(await o.chain.canSign(await o.chain.node(o.nodeId, NODE_RECORD_MAX_AGE_MS), o.params.quorum))) return { kind: "not-selected" };
     // A banned node is out of the network until its ban ends; verdicts on it would only
     // rebuild the reputation its ban took away.
-    if ((await o.chain.node(target, 2_000)).status === NodeStatus.Banned) return { kind: "not-selected" };
+    if ((await o.chain.node(target, NODE_RECORD_MAX_AGE_MS)).status === NodeStatus.Banned) return { kind: "not-selected" };
     const maxActive = o.params.maxActiveRounds ?? DEFAULT_MAX_ACTIVE_ROUNDS;
     if (this.activeRounds >= maxActive && !(await this.carriesWhenBusy(round, target, maxActive))) {
       o.metrics.inc("rounds_shed");
@@ -515,7 +515,7 @@ export class VerifierService {
     const response = got.r;
     const task = parseTaskRoundSequence(decodeRoundId(round).sequence);
     const [targetNode, scoringContext, approvedImages, policyCid, postRunBootNonce] = await Promise.all([
-      o.chain.node(target),
+      o.chain.node(target, NODE_RECORD_MAX_AGE_MS),
       o.chain.scoringContext(target, epoch.epoch),
       this.approvedImages(),
       o.chain.policyCid(epoch.epoch),
@@ -642,7 +642,7 @@ export class VerifierService {
     const out: bigint[] = [];
     for (let id = 1n; id <= count; id++) {
       if (id === target) continue;
-      if (await this.o.chain.canSign(await this.o.chain.node(id, 10_000), this.o.params.quorum)) out.push(id);
+      if (await this.o.chain.canSign(await this.o.chain.node(id, NODE_RECORD_MAX_AGE_MS), this.o.params.quorum)) out.push(id);
     }
     return out;
   }
@@ -780,9 +780,21 @@ export class VerifierService {
       certificate = await this.completeCertificate(vote, decision, members, myIndex, commits, domain, output);
     } finally {
       unsubscribeCommits();
+    }
+    try {
+      return await this.finish(round, vote, decision, certificate, members, myIndex, commits, log, { agree: decidedAt - agreeStartedAt, complete: Date.now() - decidedAt });
+    } finally {
       unsubscribeRecorded();
     }
-    const completedAt = Date.now();
+  }
+
+  /**
+   * After the decision: a certificate is checked for equivocation and submitted, by the
+   * primary at once and by the others in turn if it does not show up on chain. `commits`
+   * still hears of the verdict being recorded while a backup waits for its turn.
+   */
+  private async finish(round: bigint, vote: Vote, decision: Decision, certificate: Certificate | null, members: RevealRecord[], myIndex: number, commits: CommitCollector, log: Logger, ms: { agree: number; complete: number }): Promise<RoundOutcome> {
+    const o = this.o;
     if (!certificate && commits.recorded) {
       log.info("decided; another member's certificate was recorded first");
       return { kind: "decided", vote, certificate: null, submitted: false };
@@ -798,7 +810,7 @@ export class VerifierService {
     if (this.byzantine === "equivocate") await this.equivocate(vote);
 
     const primary = decision.view % members.length;
-    const submitted = await this.submit(certificate, primary === myIndex ? 0 : 1500 + 500 * ((myIndex - primary + members.length) % members.length), log.child({ ms: { agree: decidedAt - agreeStartedAt, complete: completedAt - decidedAt } }));
+    const submitted = await this.submit(certificate, primary === myIndex ? 0 : 1500 + 500 * ((myIndex - primary + members.length) % members.length), commits, log.child({ ms }));
     return { kind: "decided", vote, certificate, submitted };
   }
 
@@ -858,10 +870,11 @@ export class VerifierService {
     };
   }
 
-  private async submit(cert: Certificate, delayMs: number, log: Logger): Promise<boolean> {
+  private async submit(cert: Certificate, delayMs: number, commits: CommitCollector, log: Logger): Promise<boolean> {
     if (delayMs > 0) {
       await new Promise((r) => setTimeout(r, delayMs));
-      if (await this.o.chain.isRecorded(cert.vote.round)) return false;
+      // The event usually arrived during the wait; the read covers a follower behind the chain.
+      if (commits.recorded || (await this.o.chain.isRecorded(cert.vote.round))) return false;
     }
     // The contract wants signers ascending: sort the three arrays together.
     const order = cert.signers.map((s, i) => ({ s: s.toLowerCase(), i })).sort((a, b) => (a.s < b.s ? -1 : a.s > b.s ? 1 : 0));

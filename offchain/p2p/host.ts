@@ -35,7 +35,7 @@ import { P2pError, P2pErrorCode } from "./errors.js";
 import { RegistryCache, type AdmissionScope, type RegistryView } from "./registry-view.js";
 import { SeenCache } from "./seen-cache.js";
 import type { GatewaySigner } from "./signer.js";
-import { readAll } from "./stream-io.js";
+import { DirectLinks, readFrames } from "./direct-links.js";
 import { DIRECT_PROTOCOL, MessageType, scopeAllows, TOPIC_KINDS, topicKindOf, topicName, type TopicKind } from "./topics.js";
 import { MAX_PAYLOAD_BYTES } from "./envelope.js";
 import { validateMessage, type RejectReason } from "./validation.js";
@@ -182,6 +182,8 @@ export class TrustmeshHost implements Startable {
    * reuses the decode (and its keccak over the whole body) instead of repeating it.
    */
   private readonly accepted = new WeakMap<Uint8Array, Envelope>();
+  /** Outbound direct streams, one per peer (direct-links.ts). */
+  private readonly directLinks = new DirectLinks((peer, options) => this.libp2p.dialProtocol(peer, DIRECT_PROTOCOL, { ...options, maxOutboundStreams: 256 }));
 
   constructor(
     readonly libp2p: Libp2p<Services>,
@@ -232,6 +234,7 @@ export class TrustmeshHost implements Startable {
     for (const t of this.scopeTimers.values()) clearTimeout(t);
     this.scopeTimers.clear();
     await this.libp2p.unhandle(DIRECT_PROTOCOL).catch(() => undefined);
+    await this.directLinks.closeAll();
     this.unsubscribeAdmissions?.();
     this.pubsub.removeEventListener("gossipsub:message", this.onMessage);
     this.pubsub.removeEventListener("subscription-change", this.onSubscriptionChange);
@@ -355,24 +358,22 @@ export class TrustmeshHost implements Startable {
     const target = typeof peerId === "string" ? this.libp2p.getPeers().find((p) => p.toString() === peerId) : peerId;
     if (target === undefined) throw new P2pError(P2pErrorCode.PeerNotAdmitted, `peer ${peerId.toString()} is not connected`);
     try {
-      const stream = await this.libp2p.dialProtocol(target, DIRECT_PROTOCOL, { signal: AbortSignal.timeout(5_000), maxOutboundStreams: 256 });
-      stream.send(bytes);
-      await stream.close();
+      await this.directLinks.send(target, bytes);
     } catch (cause) {
       // libp2p's own errors (refused stream, closed connection, timeout) become one typed error.
       throw new P2pError(P2pErrorCode.DeliveryFailed, `direct delivery to ${target.toString()} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     }
   }
 
+  /** An inbound direct link: every frame on it is one envelope, checked like a gossiped one. */
   private async onDirect(stream: Stream, remote: PeerId): Promise<void> {
+    await readFrames(stream, MAX_PAYLOAD_BYTES + 1024, (data) => {
+      void this.onDirectMessage(remote, data).catch(() => undefined);
+    });
+  }
+
+  private async onDirectMessage(remote: PeerId, data: Uint8Array): Promise<void> {
     const source = remote.toString();
-    const data = await readAll(stream, MAX_PAYLOAD_BYTES + 1024, 5_000);
-    // The sender only closes its writable end. Until this end closes too, yamux keeps the
-    // stream on both peers for the connection's lifetime: every direct message then holds
-    // one of the 256 inbound slots, and closing the connection waits on all of them at once.
-    // Not awaited: the close waits on the remote, and the message must not wait for it.
-    if (stream.status === "open") void stream.close().catch(() => undefined);
-    if (data === null) return;
     const decoded = decodeEnvelope(this.opts.chainId, data);
     const kind: TopicKind = decoded.ok ? topicKindOf(decoded.envelope.type) : "pbft";
     const verdict = await this.validate(kind, remote, { type: "unsigned", topic: topicName(this.opts.chainId, kind), data });

@@ -49,5 +49,5 @@ export function scopeAllows(scope: AdmissionScope, kind: TopicKind): boolean {
 /** Custom protocol over which each side presents its signed peer binding. */
 export const BIND_PROTOCOL = "/trustmesh/bind/1.0.0";
 
-/** Point-to-point delivery of one signed envelope (PBFT `send`, replies to one node). */
-export const DIRECT_PROTOCOL = "/trustmesh/direct/1.0.0";
+/** Point-to-point delivery of signed envelopes (PBFT `send`, replies to one node): length-framed on one stream per peer (direct-links.ts). */
+export const DIRECT_PROTOCOL = "/trustmesh/direct/2.0.0";

@@ -28,6 +28,7 @@ import { NodeStatus, decodeRoundId } from "../offchain/core/protocol.js";
 import { trustBoardAbi } from "../offchain/chain/artifacts.js";
 import type { RoundTiming } from "../offchain/relayer/verifier.js";
 import { RETRY_SEQUENCE_STEP } from "../offchain/relayer/gateway.js";
+import { roundSchedule } from "../offchain/core/schedule.js";
 
 const program = new Command()
   .option("--seconds <s>", "measured window per phase", "30")
@@ -53,6 +54,12 @@ interface Phase {
   machinesAttestedPerSecond: number;
   distinctMachinesAttested: number;
   latency: Latency;
+  /**
+   * Rounds the epochs' schedules put in the window, per second: below the offered rate by
+   * what the epoch changes cost (the next epoch opens by a transaction once the last one is
+   * over, and the gateways learn its seed when they see that transaction).
+   */
+  scheduledRoundsPerSecond: number;
   roundsRequested: number;
   retriesRequested: number;
   cpuSecondsPerVerdict: number | null;
@@ -68,6 +75,7 @@ const EMPTY_PHASE: Phase = {
   verdictsRecorded: 0,
   machinesAttestedPerSecond: 0,
   distinctMachinesAttested: 0,
+  scheduledRoundsPerSecond: 0,
   latency: { samples: 0, p50Ms: 0, p99Ms: 0, meanMs: 0 },
   roundsRequested: 0,
   retriesRequested: 0,
@@ -147,6 +155,27 @@ async function verdictsBetween(net: Devnet, fromBlock: bigint, toBlock: bigint):
   return out;
 }
 
+/**
+ * Scheduled rounds of all nodes whose start falls in [fromMs, toMs] (wall clock), from the
+ * schedules of the epochs `first`..`last` as the gateways compute them (gateway.ts).
+ */
+async function scheduledBetween(net: Devnet, first: bigint, last: bigint, meanIntervalMs: number, fromMs: number, toMs: number): Promise<number> {
+  const chain = (net.nodes[0] as (typeof net.nodes)[number]).gateway.rt.chain;
+  const head = await patiently("the latest block", () => net.publicClient.getBlock({ blockTag: "latest" }));
+  const chainAheadMs = Math.max(0, Number(head.timestamp) * 1000 - Date.now());
+  let count = 0;
+  for (let e = first; e <= last; e++) {
+    const info = await patiently(`epoch ${e}`, () => chain.epoch(e));
+    for (const n of net.nodes) {
+      for (const r of roundSchedule({ seed: info.seed, epoch: e, node: n.nodeId, epochStartMs: Number(info.start) * 1000, epochLengthMs: net.opts.epochSeconds * 1000, meanIntervalMs })) {
+        const local = r.startMs - chainAheadMs;
+        if (local >= fromMs && local <= toMs) count++;
+      }
+    }
+  }
+  return count;
+}
+
 async function main(): Promise<void> {
   const nodes = Number.parseInt(opts.nodes, 10);
   const seconds = Number.parseFloat(opts.seconds);
@@ -188,6 +217,7 @@ async function main(): Promise<void> {
     await net.waitFor("the next epoch", async () => (await net.currentEpoch()) > epoch, 60_000);
     log(`phase: one round per node every ${mean} ms on average (${((nodes * 1000) / mean).toFixed(1)} rounds/s offered), ${seconds} s`);
     const fromBlock = await patiently("the block number", () => net.publicClient.getBlockNumber());
+    const firstEpoch = await patiently("the current epoch", () => net.currentEpoch());
     const start = Date.now();
     const cpu0 = process.cpuUsage();
     const children0 = childrenCpuSeconds();
@@ -196,7 +226,9 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     const children1 = childrenCpuSeconds();
     const toBlock = await patiently("the block number", () => net.publicClient.getBlockNumber());
+    const lastEpoch = await patiently("the current epoch", () => net.currentEpoch());
     const events = await verdictsBetween(net, fromBlock + 1n, toBlock);
+    const scheduled = await scheduledBetween(net, firstEpoch, lastEpoch, mean, start, end);
     const latencies: number[] = [];
     for (const [round, at] of recorded) {
       if (at < start || at > end) continue;
@@ -212,6 +244,7 @@ async function main(): Promise<void> {
       verdictsRecorded: events.length,
       machinesAttestedPerSecond: Math.round((events.length / ((end - start) / 1000)) * 100) / 100,
       distinctMachinesAttested: new Set(events.map((e) => e.node)).size,
+      scheduledRoundsPerSecond: Math.round((scheduled / ((end - start) / 1000)) * 100) / 100,
       latency: summarise(latencies),
       roundsRequested: inWindow.length - retries,
       retriesRequested: retries,
@@ -243,14 +276,14 @@ async function main(): Promise<void> {
   };
   await mkdir(join(import.meta.dirname, "results"), { recursive: true });
   await writeFile(join(import.meta.dirname, "results", "e2e.json"), JSON.stringify(result, null, 2) + "\n");
-  console.log("\nmean ms  offered/s  verdicts  machines/s  p50 ms  p99 ms  timed  retries  cpu s/verdict  chain+tpm s/verdict  load");
+  console.log("\nmean ms  offered/s  scheduled/s  verdicts  machines/s  p50 ms  p99 ms  timed  retries  cpu s/verdict  chain+tpm s/verdict  load");
   for (const p of phases) {
     if (p.error !== undefined) {
       console.log(`${String(p.meanIntervalMs).padStart(7)}  ${String(p.offeredRoundsPerSecond).padStart(9)}  not measured: ${p.error}`);
       continue;
     }
     console.log(
-      `${String(p.meanIntervalMs).padStart(7)}  ${String(p.offeredRoundsPerSecond).padStart(9)}  ${String(p.verdictsRecorded).padStart(8)}  ${String(p.machinesAttestedPerSecond).padStart(10)}  ${String(p.latency.p50Ms).padStart(6)}  ${String(p.latency.p99Ms).padStart(6)}  ${String(p.latency.samples).padStart(5)}  ${String(p.retriesRequested).padStart(7)}  ${String(p.cpuSecondsPerVerdict).padStart(13)}  ${String(p.childCpuSecondsPerVerdict).padStart(19)}  ${p.loadAverage1m}`,
+      `${String(p.meanIntervalMs).padStart(7)}  ${String(p.offeredRoundsPerSecond).padStart(9)}  ${String(p.scheduledRoundsPerSecond).padStart(11)}  ${String(p.verdictsRecorded).padStart(8)}  ${String(p.machinesAttestedPerSecond).padStart(10)}  ${String(p.latency.p50Ms).padStart(6)}  ${String(p.latency.p99Ms).padStart(6)}  ${String(p.latency.samples).padStart(5)}  ${String(p.retriesRequested).padStart(7)}  ${String(p.cpuSecondsPerVerdict).padStart(13)}  ${String(p.childCpuSecondsPerVerdict).padStart(19)}  ${p.loadAverage1m}`,
     );
   }
   console.log(`\nwrote bench/results/e2e.json (targets: p50 <= 500 ms, >= 10 machines/s)`);

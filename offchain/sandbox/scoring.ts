@@ -22,19 +22,39 @@ export interface RunScoringOptions {
   runner?: (params: SandboxRunParameters) => Promise<SandboxResult<unknown>>;
 }
 
-export async function runScoring(
-  cid: CID,
-  input: ScoreInput,
-  store: ContentStore,
-  options: RunScoringOptions = {},
-): Promise<SandboxResult<ScoreOutput>> {
-  const bytes = await store.get(cid, { signal: options.signal });
+/**
+ * Sources already fetched and checked, by CID. Content under a CID never changes, so the
+ * check made once holds; a verifier scores every round with the same policy, and the store
+ * read (a file read and a hash in the embedded node, a request to a Kubo daemon) sat on
+ * every round's path: it was most of the "score" step at 10 rounds/s in the devnet.
+ * Bounded: a few policies are live at once (the active one, one in flight during an upgrade).
+ */
+const sources = new Map<string, string>();
+const SOURCES_MAX = 16;
+
+async function scoringSource(cid: CID, store: ContentStore, signal: AbortSignal | undefined): Promise<string> {
+  const key = cid.toString();
+  const hit = sources.get(key);
+  if (hit !== undefined) return hit;
+  const bytes = await store.get(cid, { signal });
   let source: string;
   try {
     source = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (cause) {
     throw new SandboxError("SOURCE_ENCODING", `scoring source ${cid} is not valid UTF-8`, { cause });
   }
+  if (sources.size >= SOURCES_MAX) sources.delete(sources.keys().next().value as string);
+  sources.set(key, source);
+  return source;
+}
+
+export async function runScoring(
+  cid: CID,
+  input: ScoreInput,
+  store: ContentStore,
+  options: RunScoringOptions = {},
+): Promise<SandboxResult<ScoreOutput>> {
+  const source = await scoringSource(cid, store, options.signal);
   const runner = options.runner ?? ((p: SandboxRunParameters) => runInSandbox<unknown>(p));
   const result = await runner({ source, entry: SCORING_ENTRY, input, limits: options.limits ?? SCORING_LIMITS });
   if (!result.ok) return result;

@@ -51,7 +51,9 @@ describe("sandbox: runScoring (source fetched by CID, verified, sandboxed)", () 
   });
 
   it("refuses a scoring source whose stored bytes were swapped (CID_MISMATCH)", async () => {
-    const cid = await publishScoringSource(store, await bundledScoringSource("v2"));
+    // A source no earlier test fetched: a verified source is kept by CID (next test).
+    const unique = new TextEncoder().encode(`${new TextDecoder().decode(await bundledScoringSource("v2"))}\n// swapped-bytes test ${Date.now()}\n`);
+    const cid = await publishScoringSource(store, unique);
     const [file] = await files(join(dir, "blocks"));
     await writeFile(file!, "function score() { return { score: 100, verdict: 'trusted', reasons: [] }; }");
     try {
@@ -61,6 +63,16 @@ describe("sandbox: runScoring (source fetched by CID, verified, sandboxed)", () 
       expect(e).to.be.instanceOf(IpfsError);
       expect((e as IpfsError).code).to.equal("CID_MISMATCH");
     }
+  });
+
+  it("keeps a source it has verified: bytes swapped in the store afterwards are never read", async () => {
+    const unique = new TextEncoder().encode(`${new TextDecoder().decode(await bundledScoringSource("v1"))}\n// kept-source test ${Date.now()}\n`);
+    const cid = await publishScoringSource(store, unique);
+    const first = unwrap(await runScoring(cid, input, store));
+    expect(first.score, "the swapped function's answer must differ from v1's").to.not.equal(100);
+    const [file] = await files(join(dir, "blocks"));
+    await writeFile(file!, "function score() { return { score: 100, verdict: 'trusted', reasons: [] }; }");
+    expect(unwrap(await runScoring(cid, input, store))).to.deep.equal(first);
   });
 
   it("rejects a function whose output breaks the ScoreOutput contract", async () => {

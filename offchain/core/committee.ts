@@ -86,3 +86,27 @@ export function busyCore(round: bigint, candidates: readonly bigint[], quorum: n
   const ranked = [...new Set(candidates)].map((node) => ({ node, key: rank(node) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return new Set(ranked.slice(0, Math.max(0, quorum)).map((r) => r.node));
 }
+
+/**
+ * How far past its cap a verifier still joins the rounds it is drawn to carry. At the cap
+ * itself every round would be half-joined again; with none, a flood of rounds piles up
+ * until they time out with all their work done. At twice the cap, 11.7 rounds/s offered to
+ * the devnet left verifiers at 11-12 rounds under way for a tenth of the time (p90 11),
+ * and one drawn member's decline at 12 sank 13% of the rounds after three others had
+ * revealed and asked for evidence: 7.8 machines/s recorded. Three times: 10.1 (two runs);
+ * at 15.6 offered 9.5-9.9, not less. Without a hard cap: 10.9 at 11.7 offered, but 8.9 at
+ * 15.6 with a p99 of 6.6 s (rounds queueing towards their timeout).
+ */
+export const BUSY_CORE_CAP_FACTOR = 3;
+
+/**
+ * Whether a verifier with `active` rounds under way joins a new one: below its cap it does;
+ * at or past it, it carries the round only if the round's draw picked it (busyCore, asked
+ * only then: it reads the candidates) and it is under BUSY_CORE_CAP_FACTOR times the cap;
+ * otherwise it declines (and says so, so the others stop waiting for its reveal).
+ */
+export async function joinChoice(active: number, cap: number, drawn: () => boolean | Promise<boolean>): Promise<"join" | "carry" | "decline"> {
+  if (active < cap) return "join";
+  if (active >= BUSY_CORE_CAP_FACTOR * cap) return "decline";
+  return (await drawn()) ? "carry" : "decline";
+}

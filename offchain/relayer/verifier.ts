@@ -18,7 +18,7 @@ import { addressOfPublicKey } from "../core/crypto/index.js";
 import { isTrustmeshError } from "../core/errors.js";
 import { decodeRoundId, NodeStatus, parseTaskRoundSequence, Role, sortitionAlpha, Verdict } from "../core/protocol.js";
 import { drawTicket, MAX_UINT256 } from "../core/sortition.js";
-import { busyCore, formCommittee, revealWaitOver, type VerifiedReveal } from "../core/committee.js";
+import { busyCore, formCommittee, joinChoice, revealWaitOver, type VerifiedReveal } from "../core/committee.js";
 import { bytesToHex, proofToHash, prove } from "../core/vrf/index.js";
 import { createReplica, decodeMessages, publicKeyOf, secretKeyVoteSigner, type Certificate, type Decision } from "../core/pbft/index.js";
 import { cachedSecp256k1Authenticator, cachedVoteVerifier, voteSignerOf } from "./auth-cache.js";
@@ -74,10 +74,11 @@ export interface VerifierParams {
  * throughput (about cap / round time): at 10 rounds/s offered to the devnet on an idle
  * 2-core machine, 30 s windows recorded 91 and 124 verdicts with 4, 132 with 5, 143, 133 and
  * 156 with 6, 128 with 8 (p50 1.2-1.6 s for 4 to 6, 2.1 s for 8). A busy verifier that
- * the round's draw picks to carry it (busyCore) joins anyway, up to twice the cap, so
- * shedding does not leave rounds half-joined.
+ * the round's draw picks to carry it (busyCore) joins anyway, up to a harder cap
+ * (joinChoice in core/committee.ts), so shedding does not leave rounds half-joined.
  */
 export const DEFAULT_MAX_ACTIVE_ROUNDS = 6;
+
 
 /** A moment of a round as this verifier saw it (benchmarks, dashboards). */
 export interface RoundTiming {
@@ -406,7 +407,9 @@ export class VerifierService {
     // rebuild the reputation its ban took away.
     if ((await o.chain.node(target, NODE_RECORD_MAX_AGE_MS)).status === NodeStatus.Banned) return { kind: "not-selected" };
     const maxActive = o.params.maxActiveRounds ?? DEFAULT_MAX_ACTIVE_ROUNDS;
-    if (this.activeRounds >= maxActive && !(await this.carriesWhenBusy(round, target, maxActive))) {
+    const choice = await joinChoice(this.activeRounds, maxActive, async () => busyCore(round, await this.candidates(target), o.params.quorum).has(o.nodeId));
+    if (choice === "carry") o.metrics.inc("rounds_carried_busy");
+    if (choice === "decline") {
       o.metrics.inc("rounds_shed");
       o.log.debug({ round: round.toString(), active: this.activeRounds }, "busy: not joining the round");
       o.host
@@ -645,17 +648,6 @@ export class VerifierService {
       if (await this.o.chain.canSign(await this.o.chain.node(id, NODE_RECORD_MAX_AGE_MS), this.o.params.quorum)) out.push(id);
     }
     return out;
-  }
-
-  /**
-   * A busy verifier still joins a round it is drawn to carry (busyCore), while it is under
-   * twice its cap: its decline would sink a round the others of the draw are joining.
-   */
-  private async carriesWhenBusy(round: bigint, target: bigint, maxActive: number): Promise<boolean> {
-    if (this.activeRounds >= 2 * maxActive) return false;
-    if (!busyCore(round, await this.candidates(target), this.o.params.quorum).has(this.o.nodeId)) return false;
-    this.o.metrics.inc("rounds_carried_busy");
-    return true;
   }
 
   /**

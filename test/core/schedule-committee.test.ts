@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
 import { retryWorthwhile, roundSchedule } from "../../offchain/core/schedule.js";
-import { busyCore, formCommittee, primaryOf, revealWaitOver } from "../../offchain/core/committee.js";
+import { BUSY_CORE_CAP_FACTOR, busyCore, formCommittee, joinChoice, primaryOf, revealWaitOver } from "../../offchain/core/committee.js";
 import { decodeRoundId, encodeRoundId, sortitionAlpha, Role } from "../../offchain/core/protocol.js";
 import { isTrustmeshError } from "../../offchain/core/errors.js";
 
@@ -147,5 +147,22 @@ describe("busy verifiers: the draw that carries a round", () => {
   it("draws everyone when there are no more candidates than the quorum, and no one for quorum 0", () => {
     expect([...busyCore(7n, [2n, 3n, 4n], 4)].sort()).to.deep.equal([2n, 3n, 4n]);
     expect(busyCore(7n, candidates, 0).size).to.equal(0);
+  });
+
+  it("joins below the cap, carries only drawn rounds past it, and declines every round at the harder cap", async () => {
+    let asked = 0;
+    const drawn = (answer: boolean) => () => {
+      asked++;
+      return answer;
+    };
+    expect(await joinChoice(5, 6, drawn(false))).to.equal("join");
+    expect(asked, "the draw is not read below the cap").to.equal(0);
+    expect(await joinChoice(6, 6, drawn(true))).to.equal("carry");
+    expect(await joinChoice(6, 6, drawn(false))).to.equal("decline");
+    expect(await joinChoice(BUSY_CORE_CAP_FACTOR * 6 - 1, 6, async () => true)).to.equal("carry");
+    asked = 0;
+    expect(await joinChoice(BUSY_CORE_CAP_FACTOR * 6, 6, drawn(true))).to.equal("decline");
+    expect(asked, "nor at the harder cap").to.equal(0);
+    expect(await joinChoice(0, 0, drawn(true)), "a cap of 0 sheds everything").to.equal("decline");
   });
 });

@@ -79,7 +79,6 @@ export interface VerifierParams {
  */
 export const DEFAULT_MAX_ACTIVE_ROUNDS = 6;
 
-
 /** A moment of a round as this verifier saw it (benchmarks, dashboards). */
 export interface RoundTiming {
   round: bigint;

@@ -8,7 +8,10 @@ import { buildProgram } from "../../offchain/cli/main.js";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { getAddress, recoverTypedDataAddress, type Hex } from "viem";
-import { generatePrivateKey } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { GatewayChain } from "../../offchain/relayer/chain-context.js";
+import { createLogger } from "../../offchain/relayer/logger.js";
+import { Metrics } from "../../offchain/relayer/metrics.js";
 import { nodeRegistryAbi, trustTokenAbi } from "../../offchain/chain/artifacts.js";
 import { trustBoardDomain, voteTypes } from "../../offchain/chain/eip712.js";
 import { parseVrfPublicKey } from "../../offchain/cli/node-inputs.js";
@@ -190,11 +193,29 @@ describe("trustmesh CLI against a local chain", function () {
     expect(table.stdout).to.match(/verdict history \(1\)/);
   });
 
-  it("rotates a node's VRF key", async () => {
-    const key = vrfPublicKeyHex();
-    json<{ tx: Hex }>(await runCli(f, ["node", "rotate-key", "1", "--vrf-public-key", key, "--json"], envKey(0)));
-    const n = await f.publicClient.readContract({ address: f.deployment.contracts.NodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [1n] });
-    expect([n.vrfPublicKey[0], n.vrfPublicKey[1]]).to.deep.equal([...parseVrfPublicKey(key)]);
+  it("rotates a node's VRF key, and a gateway's cached record of the node follows the event", async () => {
+    // A gateway reads node records from a cache kept coherent by registry events
+    // (NODE_RECORD_MAX_AGE_MS): the rotation must evict the old key, or its verifiers would
+    // judge the node's reveals by it until the record aged out.
+    const gateway = new GatewayChain(f.node.rpcUrl, 31337, f.deployment, privateKeyToAccount(generatePrivateKey()), createLogger({ name: "cache-test", level: "silent" }), new Metrics(), 100);
+    // From the next block on: an earlier event of node 1 (the last test's verdict) must not evict it.
+    gateway.follow((await f.publicClient.getBlockNumber()) + 1n);
+    try {
+      const before = await gateway.node(1n, 0);
+      const key = vrfPublicKeyHex();
+      json<{ tx: Hex }>(await runCli(f, ["node", "rotate-key", "1", "--vrf-public-key", key, "--json"], envKey(0)));
+      const n = await f.publicClient.readContract({ address: f.deployment.contracts.NodeRegistry, abi: nodeRegistryAbi, functionName: "getNode", args: [1n] });
+      expect([n.vrfPublicKey[0], n.vrfPublicKey[1]]).to.deep.equal([...parseVrfPublicKey(key)]);
+      expect(before.vrfPublicKey).to.not.deep.equal([...parseVrfPublicKey(key)]);
+      const deadline = Date.now() + 10_000;
+      // An hour's age bound: only the event's eviction can bring the new key in.
+      while ((await gateway.node(1n, 3_600_000)).vrfPublicKey[0] !== parseVrfPublicKey(key)[0]) {
+        if (Date.now() > deadline) throw new Error("the cached record still has the old VRF key 10 s after the rotation");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      gateway.stopFollowing();
+    }
   });
 
   it("starts unbonding with node exit and refuses an early withdraw", async () => {

@@ -80,15 +80,27 @@ export class FrameDecoder {
   }
 }
 
+/** Frames of one inbound stream handled at once; the stream is not read further meanwhile. */
+export const MAX_FRAMES_IN_FLIGHT = 32;
+
 /**
- * Reads every frame of an inbound direct stream and hands each to `onFrame` as it completes.
+ * Reads every frame of an inbound direct stream and hands each to `onFrame` as it completes;
+ * at most MAX_FRAMES_IN_FLIGHT of them are being handled at a time (a peer that floods one
+ * stream waits for its earlier messages to be checked, as it once waited for free streams).
  * Ends (aborting the stream) at the first protocol error.
  */
-export async function readFrames(stream: Stream, maxFrameBytes: number, onFrame: (bytes: Uint8Array) => void): Promise<void> {
+export async function readFrames(stream: Stream, maxFrameBytes: number, onFrame: (bytes: Uint8Array) => Promise<void>): Promise<void> {
   const decoder = new FrameDecoder(maxFrameBytes);
+  const inFlight = new Set<Promise<void>>();
   try {
     for await (const chunk of stream as AsyncIterable<Uint8Array | Uint8ArrayList>) {
-      for (const f of decoder.push(chunk instanceof Uint8Array ? chunk : chunk.subarray())) onFrame(f);
+      for (const f of decoder.push(chunk instanceof Uint8Array ? chunk : chunk.subarray())) {
+        const handled: Promise<void> = onFrame(f)
+          .catch(() => undefined)
+          .finally(() => inFlight.delete(handled));
+        inFlight.add(handled);
+        if (inFlight.size >= MAX_FRAMES_IN_FLIGHT) await Promise.race(inFlight);
+      }
     }
     if (decoder.pending > 0) stream.abort(new P2pError(P2pErrorCode.EnvelopeMalformed, "direct stream ended inside a frame"));
   } catch (e) {

@@ -367,9 +367,7 @@ export class TrustmeshHost implements Startable {
 
   /** An inbound direct link: every frame on it is one envelope, checked like a gossiped one. */
   private async onDirect(stream: Stream, remote: PeerId): Promise<void> {
-    await readFrames(stream, MAX_PAYLOAD_BYTES + 1024, (data) => {
-      void this.onDirectMessage(remote, data).catch(() => undefined);
-    });
+    await readFrames(stream, MAX_PAYLOAD_BYTES + 1024, (data) => this.onDirectMessage(remote, data));
   }
 
   private async onDirectMessage(remote: PeerId, data: Uint8Array): Promise<void> {

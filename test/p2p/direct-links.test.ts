@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { FRAME_HEADER_BYTES, FrameDecoder, frame } from "../../offchain/p2p/direct-links.js";
+import type { Stream } from "@libp2p/interface";
+import { FRAME_HEADER_BYTES, FrameDecoder, MAX_FRAMES_IN_FLIGHT, frame, readFrames } from "../../offchain/p2p/direct-links.js";
 import { P2pError, P2pErrorCode } from "../../offchain/p2p/errors.js";
 
 describe("direct links: length-framed messages (direct-links.ts)", () => {
@@ -38,5 +39,49 @@ describe("direct links: length-framed messages (direct-links.ts)", () => {
     }
     expect(thrown).to.be.instanceOf(P2pError);
     expect((thrown as P2pError).code).to.equal(P2pErrorCode.EnvelopeTooLarge);
+  });
+
+  it("handles at most MAX_FRAMES_IN_FLIGHT frames of one stream at a time, and aborts a stream that ends inside a frame", async () => {
+    const total = 100;
+    let read = 0;
+    let aborted: Error | undefined;
+    const fake = (chunks: Uint8Array[]) =>
+      ({
+        status: "open",
+        abort(e: Error) {
+          aborted = e;
+        },
+        async *[Symbol.asyncIterator]() {
+          for (const c of chunks) {
+            read++;
+            yield c;
+          }
+        },
+      }) as unknown as Stream;
+    // One chunk per frame, so the reader's progress shows how far it got ahead of the handlers.
+    const chunks = Array.from({ length: total }, (_, i) => frame(new Uint8Array([i])));
+    const release: (() => void)[] = [];
+    let active = 0;
+    let most = 0;
+    const done = readFrames(fake(chunks), 16, () => {
+      active++;
+      most = Math.max(most, active);
+      return new Promise<void>((r) => release.push(() => (active--, r())));
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(active).to.equal(MAX_FRAMES_IN_FLIGHT);
+    expect(read, "the stream is not read while the handlers are full").to.be.at.most(MAX_FRAMES_IN_FLIGHT + 1);
+    while (release.length > 0 || active > 0) {
+      release.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    await done;
+    expect(read).to.equal(total);
+    expect(most).to.equal(MAX_FRAMES_IN_FLIGHT);
+    expect(aborted).to.equal(undefined);
+
+    await readFrames(fake([frame(new Uint8Array(5)).subarray(0, 7)]), 16, async () => undefined);
+    expect(aborted).to.be.instanceOf(P2pError);
+    expect((aborted as P2pError).code).to.equal(P2pErrorCode.EnvelopeMalformed);
   });
 });

@@ -57,6 +57,7 @@ import type { FailedVerdictAction } from "../relayer/config.js";
 import { Machine, MachineHost, type MachineImage } from "./machine.js";
 import { SandboxPool } from "../sandbox/pool.js";
 import type { SandboxResult, SandboxRunParameters } from "../core/sandbox-types.js";
+import { rememberBounded } from "../core/bounded-map.js";
 
 
 export const BOOT_IMAGE: MachineImage["bootImage"] = { label: "trustmesh-hpc-2026.11.efi", content: Buffer.from("trustmesh HPC boot image 2026.11 (kernel + initrd)") };
@@ -121,9 +122,7 @@ function sharedDeterministicRuns(run: (p: SandboxRunParameters) => Promise<Sandb
       if (!r.ok) results.delete(key);
       return r;
     });
-    if (results.size >= 1024) results.delete(results.keys().next().value as string);
-    results.set(key, pending);
-    return pending;
+    return rememberBounded(results, key, pending, 1024);
   };
 }
 
@@ -405,20 +404,29 @@ export class Devnet {
     const online = this.online();
     const want = online.length - 1;
     for (;;) {
-      const missing: Promise<void>[] = [];
-      for (const a of online) {
-        const admitted = new Set(a.gateway.p2p.admittedPeers().map((p) => p.nodeId));
-        for (const b of online) {
-          if (b.nodeId >= a.nodeId || admitted.has(b.nodeId)) continue;
-          const addr = b.gateway.peerAddresses[0];
-          if (addr) missing.push(a.gateway.p2p.dial(addr).catch(() => undefined));
-        }
-      }
+      const missing = this.dialUnadmitted(online, true);
       if (missing.length === 0 && online.every((n) => n.gateway.p2p.admittedPeers().length >= want)) return;
       await Promise.all(missing);
       if (Date.now() > deadline) throw new Error(`devnet: gateways did not all admit each other within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+
+  /**
+   * Each running gateway dials the running ones it has not admitted; with `onePerPair`, only
+   * those of lower node id (the other side of the pair dials nobody). Failed dials resolve.
+   */
+  private dialUnadmitted(online: DevnetNode[], onePerPair: boolean): Promise<void>[] {
+    const dials: Promise<void>[] = [];
+    for (const a of online) {
+      const admitted = new Set(a.gateway.p2p.admittedPeers().map((p) => p.nodeId));
+      for (const b of online) {
+        if (b === a || (onePerPair && b.nodeId >= a.nodeId) || admitted.has(b.nodeId)) continue;
+        const addr = b.gateway.peerAddresses[0];
+        if (addr) dials.push(a.gateway.p2p.dial(addr).catch(() => undefined));
+      }
+    }
+    return dials;
   }
 
   /**
@@ -428,17 +436,7 @@ export class Devnet {
    */
   private keepMesh(): void {
     const tick = (): void => {
-      const dials: Promise<void>[] = [];
-      const online = this.online();
-      for (const a of online) {
-        const admitted = new Set(a.gateway.p2p.admittedPeers().map((p) => p.nodeId));
-        for (const b of online) {
-          if (b === a || admitted.has(b.nodeId)) continue;
-          const addr = b.gateway.peerAddresses[0];
-          if (addr) dials.push(a.gateway.p2p.dial(addr).catch(() => undefined));
-        }
-      }
-      void Promise.all(dials).finally(() => {
+      void Promise.all(this.dialUnadmitted(this.online(), false)).finally(() => {
         if (this.meshTimer !== undefined) this.meshTimer = setTimeout(tick, 2_000);
       });
     };

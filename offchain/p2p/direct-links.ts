@@ -135,11 +135,6 @@ export class DirectLinks {
     }
   }
 
-  /** Open links (tests, status). */
-  get size(): number {
-    return this.links.size;
-  }
-
   /** Closes every link (the host is stopping). */
   async closeAll(): Promise<void> {
     const all = [...this.links.values()];

@@ -22,6 +22,7 @@ import { eip191Hash32, recoverAddressFromHash } from "../core/crypto/index.js";
 import { P2pError, P2pErrorCode } from "./errors.js";
 import type { GatewaySigner } from "./signer.js";
 import { isMessageType, type MessageType } from "./topics.js";
+import { rememberBounded } from "../core/bounded-map.js";
 
 export const ENVELOPE_VERSION = 2;
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -154,9 +155,7 @@ export function recoverEnvelopeSigner(envelope: Envelope): Address | null {
   const hit = recovered.get(key);
   if (hit !== undefined) return hit;
   const signer = recoverUncached(envelope);
-  if (recovered.size >= RECOVERED_MAX) recovered.delete(recovered.keys().next().value as string);
-  recovered.set(key, signer);
-  return signer;
+  return rememberBounded(recovered, key, signer, RECOVERED_MAX);
 }
 
 function recoverUncached(envelope: Envelope): Address | null {

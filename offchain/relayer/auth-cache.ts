@@ -12,6 +12,7 @@ import { recoverAddressFromHash } from "../core/crypto/index.js";
 import { secp256k1Authenticator, type VoteDomain } from "../core/pbft/index.js";
 import type { Vote } from "../chain/eip712.js";
 import { voteTypedHash } from "../chain/typed-hash.js";
+import { rememberBounded } from "../core/bounded-map.js";
 
 type Authenticator = ReturnType<typeof secp256k1Authenticator>;
 
@@ -29,9 +30,7 @@ export function cachedSecp256k1Authenticator(secretKey: Hex, publicKeys: readonl
       const hit = verified.get(key);
       if (hit !== undefined) return hit;
       const ok = await inner.verify(replica, bytes, sig);
-      if (verified.size >= MAX_ENTRIES) verified.delete(verified.keys().next().value as string);
-      verified.set(key, ok);
-      return ok;
+      return rememberBounded(verified, key, ok, MAX_ENTRIES);
     },
   };
 }
@@ -50,9 +49,7 @@ export function voteSignerOf(domain: VoteDomain, vote: Vote, signature: Hex): Ad
   const hit = voteSigners.get(key);
   if (hit !== undefined) return hit;
   const signer = recoverAddressFromHash(hash, signature);
-  if (voteSigners.size >= MAX_ENTRIES) voteSigners.delete(voteSigners.keys().next().value as string);
-  voteSigners.set(key, signer);
-  return signer;
+  return rememberBounded(voteSigners, key, signer, MAX_ENTRIES);
 }
 
 /** The PBFT vote verifier over the memoised recovery (same answers as viemVoteVerifier). */

@@ -38,6 +38,7 @@ import type { DeploymentFile } from "../chain/deployment-file.js";
 import type { Vote } from "../chain/eip712.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
+import { rememberBounded } from "../core/bounded-map.js";
 
 /**
  * How old a cached node record the round's checks accept. Every registry event naming a
@@ -166,8 +167,7 @@ export class GatewayChain {
         .then((logs) => logs[0]?.blockNumber ?? null);
       // Only a found block is final; a miss (epoch not open yet, RPC error) is asked again.
       hit.then((b) => (b === null ? this.epochBlocks.delete(epoch) : undefined)).catch(() => this.epochBlocks.delete(epoch));
-      this.epochBlocks.set(epoch, hit);
-      if (this.epochBlocks.size > 256) this.epochBlocks.delete(this.epochBlocks.keys().next().value as bigint);
+      rememberBounded(this.epochBlocks, epoch, hit, 256);
     }
     return hit;
   }
@@ -204,8 +204,7 @@ export class GatewayChain {
         return { reputation: BigInt(reputation), history, atBlock: at };
       })();
       hit.catch(() => this.scoringContexts.delete(key));
-      this.scoringContexts.set(key, hit);
-      if (this.scoringContexts.size > 1024) this.scoringContexts.delete(this.scoringContexts.keys().next().value as string);
+      rememberBounded(this.scoringContexts, key, hit, 1024);
     }
     return hit;
   }

@@ -12,6 +12,7 @@ import type { GatewayChain } from "./chain-context.js";
 import type { Logger } from "./logger.js";
 import { revertReason } from "./revert-reason.js";
 import type { Metrics } from "./metrics.js";
+import { rememberBounded } from "../core/bounded-map.js";
 
 interface SeenVote {
   vote: Vote;
@@ -53,9 +54,7 @@ export class EquivocationWatch {
     const hash = this.voteHash(vote);
     let byRound = this.seen.get(vote.round);
     if (!byRound) {
-      byRound = new Map();
-      this.seen.set(vote.round, byRound);
-      if (this.seen.size > this.maxRounds) this.seen.delete(this.seen.keys().next().value as bigint);
+      byRound = rememberBounded(this.seen, vote.round, new Map(), this.maxRounds);
     }
     const first = byRound.get(signer);
     if (!first) {

@@ -42,6 +42,7 @@ import { EquivocationWatch } from "./equivocation.js";
 import { decodeRoundPayload, encodeRoundPayload, type AttestResponsePayload, type RevealPayload } from "./round-messages.js";
 import { checkVerifierClaim, claimSigner, signVrfClaim } from "./vrf-claims.js";
 import { resumeData, voteToJson, type ResumableRound } from "./round-resume.js";
+import { rememberBounded } from "../core/bounded-map.js";
 
 export interface VerifierParams {
   revealWindowMs: number;
@@ -204,9 +205,7 @@ const ROUNDS_REMEMBERED = 1024;
 function roundEntry<V>(map: Map<bigint, V>, round: bigint, create: () => V): V {
   let entry = map.get(round);
   if (entry === undefined) {
-    entry = create();
-    map.set(round, entry);
-    if (map.size > ROUNDS_REMEMBERED) map.delete(map.keys().next().value as bigint);
+    entry = rememberBounded(map, round, create(), ROUNDS_REMEMBERED);
   }
   return entry;
 }
@@ -239,6 +238,8 @@ export class VerifierService {
   /** Rounds between their reveal and their decision (or abstention); see maxActiveRounds. */
   private activeRounds = 0;
   private readonly publicKey: Hex;
+  /** EIP-712 votes signed with the gateway key (parsed once, not per round). */
+  private readonly voteSigner: ReturnType<typeof secretKeyVoteSigner>;
   private approved: { at: number; list: Hex[] } | undefined;
   /** Development only (demo, tests): behave as a Byzantine verifier from now on. */
   byzantine: "equivocate" | undefined;
@@ -247,6 +248,7 @@ export class VerifierService {
     this.byzantine = o.byzantine;
     this.equivocation = new EquivocationWatch(o.chain, o.log, o.metrics);
     this.publicKey = publicKeyOf(o.gatewaySecret);
+    this.voteSigner = secretKeyVoteSigner(o.gatewaySecret, trustBoardDomain(o.chain.chainId, o.chain.addresses.board));
   }
 
   start(): void {
@@ -378,8 +380,7 @@ export class VerifierService {
       const claimSignature = signVrfClaim(o.gatewaySecret, { chainId: o.chain.chainId, board: o.chain.addresses.board }, round, t.proof);
       return { ...t, claimSignature };
     })();
-    this.tickets.set(round, p);
-    if (this.tickets.size > 4096) this.tickets.delete(this.tickets.keys().next().value as bigint);
+    rememberBounded(this.tickets, round, p, 4096);
     p.catch(() => this.tickets.delete(round));
     return p;
   }
@@ -678,7 +679,6 @@ export class VerifierService {
     const o = this.o;
     const agreeStartedAt = Date.now();
     const domain = trustBoardDomain(o.chain.chainId, o.chain.addresses.board);
-    const voteSigner = secretKeyVoteSigner(o.gatewaySecret, domain);
     const replica = createReplica({
       id: myIndex,
       members: members.map((m) => m.gateway as Address),
@@ -688,7 +688,7 @@ export class VerifierService {
           o.journal.signOnce(
             vote.round,
             voteTypedHash(domain, vote),
-            async () => voteSigner.signVote(vote),
+            async () => this.voteSigner.signVote(vote),
             { vote: voteToJson(vote), role: vote.evidenceCid === myVote.evidenceCid ? "primary" : "backup" },
           ) as Promise<Hex>,
         vrfOutput: () => output,
@@ -889,9 +889,8 @@ export class VerifierService {
   /** Byzantine behaviour for the demo and tests: a second, conflicting signed vote, made public. */
   private async equivocate(vote: Vote): Promise<void> {
     const o = this.o;
-    const domain = trustBoardDomain(o.chain.chainId, o.chain.addresses.board);
     const flipped: Vote = { ...vote, verdict: vote.verdict === Verdict.Trusted ? Verdict.Untrusted : Verdict.Trusted, score: 100 - vote.score };
-    const signature = await secretKeyVoteSigner(o.gatewaySecret, domain).signVote(flipped);
+    const signature = await this.voteSigner.signVote(flipped);
     o.log.warn({ round: vote.round.toString() }, "BYZANTINE: publishing a conflicting signed vote");
     await o.host.publish({
       type: MessageType.VoteAnnounce,

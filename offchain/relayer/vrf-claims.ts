@@ -11,6 +11,7 @@ import { recoverAddressFromHash, signHash } from "../core/crypto/index.js";
 import { checkClaim, type ClaimCheck } from "../core/sortition.js";
 import { computeFastVerifyParams, decodeProof } from "../core/vrf/index.js";
 import { Role } from "../core/protocol.js";
+import { rememberBounded } from "../core/bounded-map.js";
 import type { EpochInfo } from "./chain-context.js";
 
 export interface ClaimContext {
@@ -33,11 +34,6 @@ const MAX_MEMO = 4096;
 const signers = new Map<string, Address | null>();
 const claimChecks = new Map<string, ClaimCheck>();
 
-function remember<V>(table: Map<string, V>, key: string, value: V): V {
-  if (table.size >= MAX_MEMO) table.delete(table.keys().next().value as string);
-  table.set(key, value);
-  return value;
-}
 
 export async function claimSigner(ctx: ClaimContext, round: bigint, proof: Hex, signature: Hex): Promise<Address | null> {
   const key = `${ctx.chainId}:${ctx.board}:${round}:${proof}:${signature}`;
@@ -49,7 +45,7 @@ export async function claimSigner(ctx: ClaimContext, round: bigint, proof: Hex, 
   } catch {
     signer = null;
   }
-  return remember(signers, key, signer);
+  return rememberBounded(signers, key, signer, MAX_MEMO);
 }
 
 /** Checks a verifier's claim; malformed proofs count as invalid (they are fraud when signed). */
@@ -63,7 +59,7 @@ export function checkVerifierClaim(vrfPublicKey: readonly [bigint, bigint], epoc
   } catch {
     check = { ok: false, reason: "invalid-proof" };
   }
-  return remember(claimChecks, key, check);
+  return rememberBounded(claimChecks, key, check, MAX_MEMO);
 }
 
 /**

@@ -11,6 +11,7 @@ import type { ScoreInput, ScoreOutput } from "../../ipfs/scoring/index.js";
 import { SandboxError } from "./errors.js";
 import { runInSandbox } from "./run.js";
 import type { SandboxLimits, SandboxResult, SandboxRunParameters } from "../core/sandbox-types.js";
+import { rememberBounded } from "../core/bounded-map.js";
 
 /** Generous for a pure scoring function; every verifier must use the same values. */
 export const SCORING_LIMITS: SandboxLimits = { timeMs: 1000, memoryBytes: 32 * 2 ** 20 };
@@ -43,9 +44,7 @@ async function scoringSource(cid: CID, store: ContentStore, signal: AbortSignal 
   } catch (cause) {
     throw new SandboxError("SOURCE_ENCODING", `scoring source ${cid} is not valid UTF-8`, { cause });
   }
-  if (sources.size >= SOURCES_MAX) sources.delete(sources.keys().next().value as string);
-  sources.set(key, source);
-  return source;
+  return rememberBounded(sources, key, source, SOURCES_MAX);
 }
 
 export async function runScoring(

@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { buildPoseidon, type Poseidon } from "circomlibjs";
 import { FINGERPRINT_KEYS, FingerprintError, type FingerprintItems, type FingerprintKey } from "./items.js";
+import { rememberBounded } from "../../core/bounded-map.js";
 
 let poseidonP: Promise<Poseidon> | undefined;
 function poseidon(): Promise<Poseidon> {
@@ -75,9 +76,7 @@ export async function fingerprintRoot(items: FingerprintItems): Promise<`0x${str
   const hit = roots.get(key);
   if (hit !== undefined) return hit;
   const { root } = await buildFingerprintTree(items);
-  if (roots.size >= ROOTS_MAX) roots.delete(roots.keys().next().value as string);
-  roots.set(key, root);
-  return root;
+  return rememberBounded(roots, key, root, ROOTS_MAX);
 }
 
 export interface FingerprintComparison {

@@ -11,6 +11,7 @@ import { getAddress, type Address, type Hex } from "viem";
 import type { EcdsaBackend } from "./backend.js";
 import { defaultBackend } from "./backend.js";
 import { publicKeyFromSecret, recoverDigest, signDigest, uncompressedPublicKey } from "./secp256k1.js";
+import { rememberBounded } from "../bounded-map.js";
 
 const EIP191_PREFIX_32 = new TextEncoder().encode("\x19Ethereum Signed Message:\n32");
 
@@ -43,9 +44,7 @@ export function addressOfPublicKey(publicKey: Uint8Array, backend: EcdsaBackend 
   const hit = addresses.get(key);
   if (hit !== undefined) return hit;
   const address = getAddress(`0x${bytesToHex(keccak_256(full.subarray(1)).subarray(12))}`);
-  if (addresses.size >= ADDRESSES_MAX) addresses.delete(addresses.keys().next().value as string);
-  addresses.set(key, address);
-  return address;
+  return rememberBounded(addresses, key, address, ADDRESSES_MAX);
 }
 
 export function addressOfSecretKey(secretKey: Uint8Array, backend: EcdsaBackend = defaultBackend): Address {

@@ -10,6 +10,7 @@
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { defaultBackend, type EcdsaBackend } from "./backend.js";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
+import { rememberBounded } from "../bounded-map.js";
 
 export type { EcdsaBackend } from "./backend.js";
 
@@ -85,9 +86,7 @@ function parsePublicKey(publicKey: Uint8Array, backend: EcdsaBackend): Uint8Arra
   } catch (cause) {
     throw new CryptoError(CryptoErrorCode.InvalidPublicKey, "not a secp256k1 public key (SEC1, 33 or 65 bytes, on the curve)", { cause, details: `0x${hex}` });
   }
-  if (parsedKeys.size >= PARSED_MAX) parsedKeys.delete(parsedKeys.keys().next().value as string);
-  parsedKeys.set(hex, uncompressed);
-  return uncompressed;
+  return rememberBounded(parsedKeys, hex, uncompressed, PARSED_MAX);
 }
 
 /** Validates a public key (throws CryptoError when it is not a curve point); returns its 65-byte form. */

@@ -8,17 +8,12 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import type { Address, Hex, LocalAccount } from "viem";
 import { voteTypes, type Vote } from "../../chain/eip712.js";
-import { voteTypedHash } from "../../chain/typed-hash.js";
+import { voteTypedHash, type TypedDomain } from "../../chain/typed-hash.js";
 import { publicKeyFromSecret, recoverAddressFromHash, signDigest, signHash, uncompressedPublicKey, verifyDigest } from "../crypto/index.js";
 import type { Authenticator, VoteSigner, VoteVerifier } from "./types.js";
 
-/** The TrustBoard domain object (see trustBoardDomain in offchain/chain/eip712.ts). */
-export interface VoteDomain {
-  name: string;
-  version: string;
-  chainId: bigint;
-  verifyingContract: Address;
-}
+/** The TrustBoard domain object (see trustBoardDomain in offchain/chain/eip712.ts), as typed-hash.ts hashes it. */
+export type VoteDomain = TypedDomain;
 
 function strip(h: Hex): Uint8Array {
   return hexToBytes(h.slice(2));

@@ -9,6 +9,7 @@ import type { Outbox } from "./outbox.js";
 import type { Replica } from "./replica.js";
 import { VoteCounter } from "./quorum.js";
 import type { CommitMsg, PrePrepareMsg } from "./types.js";
+import { rememberBounded } from "../bounded-map.js";
 
 interface Pending {
   /** by digest: an equivocating primary may have shown us a different batch than the quorum committed */
@@ -27,9 +28,7 @@ export class CatchUp {
     const key = `${view}:${seq}`;
     let p = this.slots.get(key);
     if (!p) {
-      if (this.slots.size >= LIMIT) this.slots.delete(this.slots.keys().next().value!);
-      p = { prePrepares: new Map(), commits: new VoteCounter() };
-      this.slots.set(key, p);
+      p = rememberBounded(this.slots, key, { prePrepares: new Map(), commits: new VoteCounter() }, LIMIT);
     }
     return p;
   }

@@ -46,18 +46,16 @@ import { openContentStore, cidToHex, type ContentStore } from "../../ipfs/adapte
 import { bundledScoringSource, publishScoringSource } from "../../ipfs/scoring/index.js";
 import { swtpmCa } from "../../firmware/agent/swtpm.js";
 import { GatewayChain } from "../relayer/chain-context.js";
-import { GatewayJournal } from "../relayer/journal.js";
 import { createLogger, type Logger } from "../relayer/logger.js";
 import { Gateway } from "../relayer/gateway.js";
 import type { RoundTiming } from "../relayer/verifier.js";
 import { Metrics } from "../relayer/metrics.js";
 import { enrolHpc, type HpcIdentity } from "../relayer/enrolment.js";
-import { parseSelectionStrings } from "../relayer/assess.js";
 import type { FailedVerdictAction } from "../relayer/config.js";
 import { Machine, MachineHost, type MachineImage } from "./machine.js";
 import { SandboxPool } from "../sandbox/pool.js";
-import type { SandboxResult, SandboxRunParameters } from "../core/sandbox-types.js";
-import { rememberBounded } from "../core/bounded-map.js";
+import { buildGateway, sharedDeterministicRuns, type GatewaySpec } from "./gateway-spec.js";
+import { GatewayHost, localGatewayControl, type GatewayControl } from "./gateway-hosts.js";
 
 
 export const BOOT_IMAGE: MachineImage["bootImage"] = { label: "trustmesh-hpc-2026.11.efi", content: Buffer.from("trustmesh HPC boot image 2026.11 (kernel + initrd)") };
@@ -86,6 +84,12 @@ export interface DevnetOptions {
    * after the network has left bootstrap).
    */
   deferGateways?: number[];
+  /**
+   * Runs the gateways in this many processes of their own (node i in process i mod n)
+   * instead of in the devnet's process. A gateway there is reached only through
+   * DevnetNode.control; the demo and the tests, which reach into gateways, keep them here.
+   */
+  gatewayProcesses?: number;
 }
 
 export interface GovernanceCall {
@@ -102,28 +106,10 @@ export interface DevnetNode {
   gatewayAccount: LocalAccount;
   machine: Machine;
   identity: HpcIdentity;
+  /** Start, stop, mesh and schedule operations, wherever the gateway runs. */
+  control: GatewayControl;
+  /** The gateway object itself; only when it runs in the devnet's process (throws under DevnetOptions.gatewayProcesses). */
   gateway: Gateway;
-}
-
-/**
- * One sandbox for the gateways of this process, with identical runs shared. The scoring
- * function is deterministic by contract (fixed clock and randomness, no I/O), so the six
- * verifiers of a round that score the same quote with the same chain facts get the same
- * answer: in one process it is computed once. Separate gateway daemons each compute it;
- * a failed run (a deadline hit under load is not deterministic) is never shared.
- */
-function sharedDeterministicRuns(run: (p: SandboxRunParameters) => Promise<SandboxResult<unknown>>): (p: SandboxRunParameters) => Promise<SandboxResult<unknown>> {
-  const results = new Map<string, Promise<SandboxResult<unknown>>>();
-  return (p) => {
-    const key = createHash("sha256").update(JSON.stringify([p.source, p.entry, p.input, p.limits, p.nowMs ?? null])).digest("hex");
-    const hit = results.get(key);
-    if (hit) return hit;
-    const pending = run(p).then((r) => {
-      if (!r.ok) results.delete(key);
-      return r;
-    });
-    return rememberBounded(results, key, pending, 1024);
-  };
 }
 
 export const sha256Hex = (b: Uint8Array): Hex => `0x${createHash("sha256").update(b).digest("hex")}`;
@@ -189,6 +175,12 @@ export class Devnet {
   sandbox: SandboxPool | undefined;
   private machineHost: MachineHost | undefined;
   private meshTimer: NodeJS.Timeout | undefined;
+  /** The processes the gateways run in (DevnetOptions.gatewayProcesses); none when they run here. */
+  hosts: GatewayHost[] = [];
+  /** Each started gateway's listen address. */
+  private readonly addresses = new Map<bigint, string>();
+  /** Chain reads of the devnet's own (the current epoch, an epoch's seed), with the deployer's account. */
+  readonly chainView: GatewayChain;
   private constructor(
     readonly opts: DevnetOptions,
     readonly chain: LocalNode,
@@ -198,7 +190,9 @@ export class Devnet {
     readonly store: ContentStore,
     readonly policyV1: Hex,
     readonly log: Logger,
-  ) {}
+  ) {
+    this.chainView = new GatewayChain(chain.rpcUrl, deployment.chainId, deployment, deployer, log, new Metrics(), opts.chainPollingMs ?? 250);
+  }
 
   get rpcUrl(): string {
     return this.chain.rpcUrl;
@@ -214,14 +208,15 @@ export class Devnet {
     progress(`starting the chain, the embedded IPFS store and ${opts.nodes} swtpm-backed HPCs (EK certificates from a local CA)`);
     const storeP = openContentStore({ backend: "embedded", directory: join(opts.dir, "ipfs") });
     const machinesP = startMachines(opts);
-    const sandboxP = SandboxPool.create({ size: 2 });
+    // Gateway processes each have their own sandbox (gateway-host.ts).
+    const sandboxP = opts.gatewayProcesses ? Promise.resolve(undefined) : SandboxPool.create({ size: 2 });
     const nodeP = startLocalNode();
     // Whatever fails, nothing started here is left running.
     const settled = Promise.allSettled([storeP, machinesP, sandboxP, nodeP]);
     const cleanup = async (): Promise<void> => {
       const [store, machines, sandbox, node] = await settled;
       if (machines.status === "fulfilled") await machines.value.host.close();
-      if (sandbox.status === "fulfilled") await sandbox.value.close();
+      if (sandbox.status === "fulfilled") await sandbox.value?.close();
       if (store.status === "fulfilled") await store.value.close?.();
       if (node.status === "fulfilled") await node.value.stop();
     };
@@ -289,7 +284,16 @@ export class Devnet {
       ];
       const sandbox = await sandboxP;
       net.sandbox = sandbox;
-      const scoringRuns = sharedDeterministicRuns((p) => sandbox.run(p));
+      const scoringRuns = sandbox ? sharedDeterministicRuns((p) => sandbox.run(p)) : undefined;
+      net.hosts = await Promise.all(
+        Array.from({ length: opts.gatewayProcesses ?? 0 }, () =>
+          GatewayHost.start({
+            store,
+            reboot: (index, bootNonce) => (net.nodes[index] as DevnetNode).machine.reboot(bootNonce),
+            ...(opts.onRoundTiming ? { onRoundTiming: opts.onRoundTiming } : {}),
+          }),
+        ),
+      );
 
       progress("enrolling each HPC (EK chain + credential activation) and registering with stake");
       const minStake = await publicClient.readContract({ address: deployment.contracts.NodeRegistry, abi: nodeRegistryAbi, functionName: "minStake" });
@@ -311,8 +315,51 @@ export class Devnet {
           metadataCid,
           stake: minStake * 2n,
         });
-        const gateway = await net.makeGateway(i, nodeId, gatewaySecret, vrfSecret, machine, identity, scoringRuns);
-        net.nodes.push({ index: i, nodeId, operator, gatewayAccount, machine, identity, gateway });
+        const spec: GatewaySpec = {
+          index: i,
+          nodeId,
+          gatewaySecret,
+          vrfSecret,
+          rpcUrl: node.rpcUrl,
+          deployment,
+          dir: opts.dir,
+          logLevel: opts.logLevel ?? "silent",
+          chainPollingMs: opts.chainPollingMs ?? 250,
+          agent: { port: machine.port, publicKey: machine.agentKey.publicKey, staticKey: machine.gatewayKey },
+          identity,
+          verifier: {
+            revealWindowMs: opts.revealWindowMs,
+            roundTimeoutMs: opts.roundTimeoutMs,
+            quorum: opts.quorum,
+            meanIntervalMs: opts.meanIntervalMs,
+            ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
+          },
+          onFailedVerdict: opts.onFailedVerdict,
+        };
+        const host = net.hosts[i % Math.max(1, net.hosts.length)];
+        if (host) {
+          const control = await host.add(spec);
+          net.nodes.push({
+            index: i,
+            nodeId,
+            operator,
+            gatewayAccount,
+            machine,
+            identity,
+            control,
+            get gateway(): Gateway {
+              throw new Error(`gw-${i + 1} runs in a process of its own (gatewayProcesses): use its control`);
+            },
+          });
+        } else {
+          const gateway = await buildGateway(spec, {
+            store,
+            sandbox: scoringRuns as NonNullable<typeof scoringRuns>,
+            reboot: (bootNonce) => machine.reboot(bootNonce),
+            ...(opts.onRoundTiming ? { onRoundTiming: (t: RoundTiming) => opts.onRoundTiming?.(i, t) } : {}),
+          });
+          net.nodes.push({ index: i, nodeId, operator, gatewayAccount, machine, identity, control: localGatewayControl(gateway), gateway });
+        }
       }
 
       for (const i of opts.deferGateways ?? []) {
@@ -320,63 +367,19 @@ export class Devnet {
         if (n === undefined) throw new RangeError(`deferGateways: no node at index ${i}`);
         net.deferred.add(n.nodeId);
       }
-      progress(`starting ${net.online().length} gateways (libp2p on loopback, proof-of-trust gating)`);
-      await Promise.all(net.online().map((n) => n.gateway.start()));
+      progress(`starting ${net.online().length} gateways (libp2p on loopback, proof-of-trust gating)${net.hosts.length > 0 ? ` in ${net.hosts.length} processes` : ""}`);
+      await Promise.all(net.online().map((n) => net.startGateway(n)));
       await net.connectMesh();
       net.keepMesh();
       // Rounds begin once every gateway has admitted every other: a round run on a half-formed
       // mesh only fails, and costs the CPU the mesh needs to form.
-      await Promise.all(net.online().map((n) => n.gateway.beginAttestation()));
+      await Promise.all(net.online().map((n) => n.control.beginAttestation()));
       return net;
     } catch (e) {
-      clearTimeout(started?.meshTimer);
-      if (started) started.meshTimer = undefined;
-      await Promise.all((started?.nodes ?? []).map((n) => n.gateway.stop().catch(() => undefined)));
+      await started?.stopGateways();
       await cleanup();
       throw e;
     }
-  }
-
-  private async makeGateway(
-    i: number,
-    nodeId: bigint,
-    gatewaySecret: Hex,
-    vrfSecret: Uint8Array,
-    machine: Machine,
-    identity: HpcIdentity,
-    scoringRuns: (p: SandboxRunParameters) => Promise<SandboxResult<unknown>>,
-  ): Promise<Gateway> {
-    const opts = this.opts;
-    const gwLog = createLogger({ name: `gw-${i + 1}`, level: opts.logLevel ?? "silent" });
-    const metrics = new Metrics();
-    const gwChain = new GatewayChain(this.rpcUrl, 31337, this.deployment, privateKeyToAccount(gatewaySecret), gwLog, metrics, opts.chainPollingMs ?? 250);
-    return new Gateway({
-      name: `gw-${i + 1}`,
-      nodeId,
-      gatewaySecret,
-      vrfSecret,
-      chain: gwChain,
-      store: this.store,
-      journal: await GatewayJournal.open(join(opts.dir, `gw-${i + 1}`)),
-      log: gwLog,
-      metrics,
-      agent: { host: "127.0.0.1", port: machine.port, publicKey: machine.agentKey.publicKey, staticKey: machine.gatewayKey, rekeyIntervalMs: 60_000 },
-      identity,
-      verifier: {
-        revealWindowMs: opts.revealWindowMs,
-        roundTimeoutMs: opts.roundTimeoutMs,
-        selection: parseSelectionStrings(["sha256:0,1,2,3,4,5,6,7,8,9,10,11"]),
-        quorum: opts.quorum,
-        meanIntervalMs: opts.meanIntervalMs,
-        ...(opts.retryDelayMs !== undefined ? { retryDelayMs: opts.retryDelayMs } : {}),
-      },
-      p2p: { listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [] },
-      onFailedVerdict: opts.onFailedVerdict,
-      actions: { reboot: (bootNonce) => machine.reboot(bootNonce) },
-      sandbox: scoringRuns,
-      deferAttestation: true,
-      ...(opts.onRoundTiming ? { onRoundTiming: (t: RoundTiming) => opts.onRoundTiming?.(i, t) } : {}),
-    });
   }
 
   /** The nodes whose gateways run (all but those still deferred). */
@@ -391,10 +394,10 @@ export class Devnet {
   async startDeferred(index: number, timeoutMs = 60_000): Promise<DevnetNode> {
     const n = this.nodes[index];
     if (n === undefined || !this.deferred.has(n.nodeId)) throw new RangeError(`node at index ${index} is not deferred`);
-    await n.gateway.start();
+    await this.startGateway(n);
     this.deferred.delete(n.nodeId);
     await this.connectMesh(timeoutMs);
-    await n.gateway.beginAttestation();
+    await n.control.beginAttestation();
     return n;
   }
 
@@ -404,9 +407,9 @@ export class Devnet {
     const online = this.online();
     const want = online.length - 1;
     for (;;) {
-      const missing = this.dialUnadmitted(online, true);
-      if (missing.length === 0 && online.every((n) => n.gateway.p2p.admittedPeers().length >= want)) return;
-      await Promise.all(missing);
+      const { dials, admitted } = await this.dialUnadmitted(online, true);
+      if (dials.length === 0 && admitted.every((ids) => ids.length >= want)) return;
+      await Promise.all(dials);
       if (Date.now() > deadline) throw new Error(`devnet: gateways did not all admit each other within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -416,17 +419,33 @@ export class Devnet {
    * Each running gateway dials the running ones it has not admitted; with `onePerPair`, only
    * those of lower node id (the other side of the pair dials nobody). Failed dials resolve.
    */
-  private dialUnadmitted(online: DevnetNode[], onePerPair: boolean): Promise<void>[] {
+  private async dialUnadmitted(online: DevnetNode[], onePerPair: boolean): Promise<{ dials: Promise<void>[]; admitted: bigint[][] }> {
+    const admitted = await Promise.all(online.map((n) => n.control.admittedNodeIds()));
     const dials: Promise<void>[] = [];
-    for (const a of online) {
-      const admitted = new Set(a.gateway.p2p.admittedPeers().map((p) => p.nodeId));
+    online.forEach((a, i) => {
+      const known = new Set(admitted[i]);
       for (const b of online) {
-        if (b === a || (onePerPair && b.nodeId >= a.nodeId) || admitted.has(b.nodeId)) continue;
-        const addr = b.gateway.peerAddresses[0];
-        if (addr) dials.push(a.gateway.p2p.dial(addr).catch(() => undefined));
+        if (b === a || (onePerPair && b.nodeId >= a.nodeId) || known.has(b.nodeId)) continue;
+        const addr = this.addresses.get(b.nodeId);
+        if (addr) dials.push(a.control.dial(addr).catch(() => undefined));
       }
-    }
-    return dials;
+    });
+    return { dials, admitted };
+  }
+
+  /** Starts a node's gateway and notes the address the others dial. */
+  private async startGateway(n: DevnetNode): Promise<void> {
+    await n.control.start();
+    const [addr] = await n.control.peerAddresses();
+    if (addr) this.addresses.set(n.nodeId, addr);
+  }
+
+  /** Stops every gateway, then the gateway processes. */
+  private async stopGateways(): Promise<void> {
+    clearTimeout(this.meshTimer);
+    this.meshTimer = undefined;
+    for (const n of this.nodes) await n.control.stop().catch(() => undefined);
+    await Promise.all(this.hosts.map((h) => h.close()));
   }
 
   /**
@@ -436,7 +455,10 @@ export class Devnet {
    */
   private keepMesh(): void {
     const tick = (): void => {
-      void Promise.all(this.dialUnadmitted(this.online(), false)).finally(() => {
+      void this.dialUnadmitted(this.online(), false)
+        .then(({ dials }) => Promise.all(dials))
+        .catch(() => undefined)
+        .finally(() => {
         if (this.meshTimer !== undefined) this.meshTimer = setTimeout(tick, 2_000);
       });
     };
@@ -449,14 +471,14 @@ export class Devnet {
    * schedule), so all change together. The demos attest fast until every node is Trusted,
    * then calmly: tasks ask for their own rounds (offchain/relayer/task-rounds.ts).
    */
-  setAttestationInterval(meanIntervalMs: number): void {
+  async setAttestationInterval(meanIntervalMs: number): Promise<void> {
     if (!Number.isInteger(meanIntervalMs) || meanIntervalMs < 500) throw new RangeError(`mean attestation interval ${meanIntervalMs} ms is below 500 ms`);
-    for (const n of this.nodes) n.gateway.rt.verifier.meanIntervalMs = meanIntervalMs;
+    await Promise.all(this.nodes.map((n) => n.control.setMeanInterval(meanIntervalMs)));
   }
 
   /** setAttestationInterval, then waits for the next epoch, the first one scheduled with it. */
   async calmAttestation(meanIntervalMs: number, timeoutMs = 60_000): Promise<void> {
-    this.setAttestationInterval(meanIntervalMs);
+    await this.setAttestationInterval(meanIntervalMs);
     const from = await this.currentEpoch();
     await this.waitFor("the next epoch", async () => (await this.currentEpoch()) > from, timeoutMs);
   }
@@ -530,9 +552,7 @@ export class Devnet {
   }
 
   async currentEpoch(): Promise<bigint> {
-    const n = this.nodes[0];
-    if (!n) throw new Error("devnet has no nodes");
-    return n.gateway.rt.chain.currentEpoch();
+    return this.chainView.currentEpoch();
   }
 
   /** Publishes v2 of the scoring function and schedules it, via the timelock, from `effectiveEpoch`. */
@@ -557,9 +577,7 @@ export class Devnet {
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.meshTimer);
-    this.meshTimer = undefined;
-    for (const n of this.nodes) await n.gateway.stop().catch(() => undefined);
+    await this.stopGateways();
     await Promise.all(this.nodes.map((n) => n.machine.stop()));
     await this.machineHost?.close();
     await this.sandbox?.close();

@@ -1,0 +1,98 @@
+/**
+ * A process that runs some of the devnet's gateways (DevnetOptions.gatewayProcesses): each
+ * gateway is the same Gateway as in the devnet's own process, built from its GatewaySpec.
+ * What stays with the devnet is reached through the parent: the content store (one
+ * embedded IPFS directory for the whole devnet, see devnet.ts) and the machines' power
+ * switches. Scoring runs go to a sandbox pool of this process.
+ *
+ * Forked by gateway-hosts.ts (IPC with structured-clone serialization); the operations
+ * are HostOps there. The gateways stop when the parent disconnects.
+ */
+import "../core/polyfills.js";
+import { CID, IpfsError, verifyBlock, type ContentStore, type GetOptions } from "../../ipfs/adapter/index.js";
+import type { Gateway } from "../relayer/gateway.js";
+import { SandboxPool } from "../sandbox/pool.js";
+import { buildGateway, sharedDeterministicRuns, type GatewaySpec } from "./gateway-spec.js";
+import type { HostOps, ParentOps } from "./gateway-hosts.js";
+import { PortRpc, processEndpoint } from "./port-rpc.js";
+
+if (!process.send) throw new Error("gateway-host.ts runs as a forked process (gateway-hosts.ts starts it)");
+
+const gateways = new Map<number, Gateway>();
+let pool: Promise<SandboxPool> | undefined;
+const scoring = sharedDeterministicRuns(async (p) => (await (pool ??= SandboxPool.create({ size: 1 }))).run(p));
+
+const gatewayAt = (index: number): Gateway => {
+  const g = gateways.get(index);
+  if (!g) throw new RangeError(`no gateway ${index} in this process`);
+  return g;
+};
+
+/** Rethrows the parent's store error as the IpfsError it was there (its code survives the crossing). */
+async function remote<T>(op: () => Promise<T>, options?: GetOptions): Promise<T> {
+  if (options?.signal?.aborted) throw new IpfsError("ABORTED", "content store call aborted");
+  try {
+    return await op();
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    const message = e instanceof Error ? e.message : String(e);
+    throw new IpfsError(typeof code === "string" ? code : "BACKEND", message);
+  }
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all([...gateways.values()].map((g) => g.stop().catch(() => undefined)));
+  gateways.clear();
+  const closing = pool;
+  pool = undefined;
+  if (closing) await (await closing).close();
+}
+
+const handlers: HostOps = {
+  add: async (spec: GatewaySpec) => {
+    if (gateways.has(spec.index)) throw new RangeError(`gateway ${spec.index} is already in this process`);
+    gateways.set(
+      spec.index,
+      await buildGateway(spec, {
+        store,
+        sandbox: scoring,
+        reboot: (bootNonce) => rpc.call("reboot", { index: spec.index, ...(bootNonce ? { bootNonce } : {}) }),
+        onRoundTiming: (timing) => rpc.notify("roundTiming", { index: spec.index, timing }),
+      }),
+    );
+  },
+  start: (index: number) => gatewayAt(index).start(),
+  beginAttestation: (index: number) => gatewayAt(index).beginAttestation(),
+  stop: (index: number) => gatewayAt(index).stop(),
+  admittedNodeIds: (index: number) => gatewayAt(index).p2p.admittedPeers().map((p) => p.nodeId),
+  peerAddresses: (index: number) => gatewayAt(index).peerAddresses,
+  dial: async ({ index, address }: { index: number; address: string }) => {
+    await gatewayAt(index).p2p.dial(address);
+  },
+  setMeanInterval: (ms: number) => {
+    for (const g of gateways.values()) g.rt.verifier.meanIntervalMs = ms;
+  },
+  shutdown: stopAll,
+};
+
+const rpc = new PortRpc<HostOps, ParentOps>(processEndpoint(process), handlers);
+process.on("disconnect", () => {
+  rpc.close(new Error("the devnet disconnected"));
+  void stopAll().finally(() => process.exit(0));
+});
+
+/** The devnet's content store, reached through the parent; every block read is checked against its CID here too. */
+const store: ContentStore = {
+  kind: "embedded",
+  put: async (bytes, options) => CID.parse(await remote(() => rpc.call("storePut", bytes), options)),
+  get: async (cid, options) => {
+    const bytes = await remote(() => rpc.call("storeGet", cid.toString()), options);
+    verifyBlock(cid, bytes);
+    return bytes;
+  },
+  pin: (cid, options) => remote(() => rpc.call("storePin", cid.toString()), options),
+  has: (cid, options) => remote(() => rpc.call("storeHas", cid.toString()), options),
+  close: async () => undefined,
+};
+
+rpc.notify("ready", undefined);

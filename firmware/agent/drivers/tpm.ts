@@ -134,14 +134,7 @@ export class TpmDriver implements AgentDriver {
   private async readPcrsLocked(selection: PcrSelection): Promise<{ raw: Buffer; values: PcrValues }> {
     const out = this.file("pcrs.bin");
     await this.tools.run("tpm2_pcrread", ["-o", out, selectionString(selection)]);
-    const raw = await readFile(out);
-    const expected = selection.reduce((n, s) => n + s.pcrs.length * BANK_SIZES[s.bank], 0);
-    if (raw.length !== expected) {
-      throw new AgentError("BAD_REQUEST", `PCR read returned ${raw.length} bytes, expected ${expected}`, {
-        metaMessages: ["a requested bank is probably not active"],
-      });
-    }
-    return { raw, values: splitPcrDump(selection, raw) };
+    return pcrDump(selection, await readFile(out));
   }
 
   async quote(selection: PcrSelection, nonce: Buffer): Promise<QuoteResult> {
@@ -149,11 +142,17 @@ export class TpmDriver implements AgentDriver {
     return this.tools.exclusive(async () => {
       const msg = this.file("quote.msg");
       const sig = this.file("quote.sig");
+      const pcrs = this.file("quote.pcrs");
+      // tpm2_quote also writes the selected PCRs' values (-o, in pcrread's layout with -F
+      // values): one tool run per quote instead of a quote and a pcrread. Either way the
+      // values are read next to the quote, not in it; the verifier checks them against the
+      // quote's PCR digest.
       await this.tools.run("tpm2_quote", [
         "-c", hexHandle(this.akHandle), "-l", selectionString(selection),
         "-q", nonce.toString("hex"), "-m", msg, "-s", sig, "-g", "sha256",
+        "-o", pcrs, "-F", "values",
       ]);
-      const { raw, values } = await this.readPcrsLocked(selection);
+      const { raw, values } = pcrDump(selection, await readFile(pcrs));
       return { attest: await readFile(msg), signature: await readFile(sig), pcrs: raw, pcrValues: values };
     });
   }
@@ -214,4 +213,15 @@ export class TpmDriver implements AgentDriver {
   async close(): Promise<void> {
     await this.tools.exclusive(async () => undefined);
   }
+}
+
+/** A PCR dump (the selected banks' values, in selection order) checked for size and split per PCR. */
+function pcrDump(selection: PcrSelection, raw: Buffer): { raw: Buffer; values: PcrValues } {
+  const expected = selection.reduce((n, s) => n + s.pcrs.length * BANK_SIZES[s.bank], 0);
+  if (raw.length !== expected) {
+    throw new AgentError("BAD_REQUEST", `PCR read returned ${raw.length} bytes, expected ${expected}`, {
+      metaMessages: ["a requested bank is probably not active"],
+    });
+  }
+  return { raw, values: splitPcrDump(selection, raw) };
 }

@@ -9,6 +9,7 @@ import {
   decodeEventLog,
   hexToBytes,
   http,
+  toEventSelector,
   type Abi,
   type Account,
   type Address,
@@ -89,15 +90,30 @@ export interface ChainEvent {
   transactionHash: Hex;
 }
 
-const ALL_ABIS: Abi[] = [
-  nodeRegistryAbi as Abi,
-  epochClockAbi as Abi,
-  trustBoardAbi as Abi,
-  scoringPolicyAbi as Abi,
-  imageRegistryAbi as Abi,
-  disputesAbi as Abi,
-  reputationAbi as Abi,
-];
+/** The ABI of each followed contract, by its key in GatewayChain.addresses. */
+const FOLLOWED_ABIS = {
+  registry: nodeRegistryAbi as Abi,
+  epochs: epochClockAbi as Abi,
+  board: trustBoardAbi as Abi,
+  policy: scoringPolicyAbi as Abi,
+  images: imageRegistryAbi as Abi,
+  disputes: disputesAbi as Abi,
+  reputation: reputationAbi as Abi,
+} as const;
+
+/**
+ * A contract's events by selector (topics[0]), each as a one-item ABI. viem's
+ * decodeEventLog finds the event by hashing the signature of every event in the ABI it is
+ * given, and throws when none matches; trying the contracts' ABIs in turn on every log cost
+ * dozens of hashes and several exceptions per log, for every log of every gateway.
+ */
+function eventsBySelector(abi: Abi): Map<Hex, Abi> {
+  const events = new Map<Hex, Abi>();
+  for (const item of abi) if (item.type === "event" && !item.anonymous) events.set(toEventSelector(item), [item]);
+  return events;
+}
+
+const FOLLOWED_EVENTS = Object.fromEntries(Object.entries(FOLLOWED_ABIS).map(([k, abi]) => [k, eventsBySelector(abi)])) as Record<keyof typeof FOLLOWED_ABIS, Map<Hex, Abi>>;
 
 function required<T>(v: T | undefined, name: string): T {
   if (v === undefined) throw new GatewayChainError("DEPLOYMENT_INCOMPLETE", `the deployment file has no ${name} address`);
@@ -152,7 +168,11 @@ export class GatewayChain {
     };
     this.lastBlock = BigInt(deployment.startBlock) - 1n;
     this.startBlock = BigInt(deployment.startBlock);
+    this.eventsByAddress = new Map(Object.entries(FOLLOWED_EVENTS).map(([k, events]) => [this.addresses[k as keyof typeof FOLLOWED_EVENTS].toLowerCase(), events]));
   }
+
+  /** Each followed contract's events by selector, by the contract's address (lower case). */
+  private readonly eventsByAddress: Map<string, Map<Hex, Abi>>;
 
   private readonly startBlock: bigint;
   private readonly epochBlocks = new Map<bigint, Promise<bigint | null>>();
@@ -487,35 +507,38 @@ export class GatewayChain {
   }
 
   private dispatch(l: Log): void {
-    for (const abi of ALL_ABIS) {
+    const abi = this.eventsByAddress.get(l.address.toLowerCase())?.get(l.topics[0] ?? "0x");
+    // A log of a contract this gateway does not follow (the task market's), or of an event
+    // its ABI lacks: nothing listens for it.
+    if (!abi) return;
+    let decoded: { eventName?: string; args?: unknown };
+    try {
+      decoded = decodeEventLog({ abi, data: l.data, topics: l.topics });
+    } catch (e) {
+      this.log.warn({ err: e, address: l.address, tx: l.transactionHash }, "undecodable chain event skipped");
+      return;
+    }
+    const event: ChainEvent = {
+      address: l.address,
+      eventName: decoded.eventName ?? "",
+      args: (decoded.args ?? {}) as Record<string, unknown>,
+      blockNumber: l.blockNumber ?? 0n,
+      transactionHash: l.transactionHash ?? "0x",
+    };
+    if (l.address.toLowerCase() === this.addresses.registry.toLowerCase() && typeof event.args.nodeId === "bigint") {
+      // Every registry event that names a node may have changed its record (status,
+      // stake, gateway or VRF key): the cached copy goes. That keeps the cache coherent
+      // with the chain up to the follower's lag, so readers can afford long age bounds.
+      this.nodeCache.delete(event.args.nodeId);
+      // The eligible count moves with statuses: the bootstrap rule must see it at once.
+      this.eligibleCache = undefined;
+    }
+    if (event.eventName === "NodeRegistered") this.nodeCountCache = undefined;
+    for (const listener of this.listeners) {
       try {
-        const d = decodeEventLog({ abi, data: l.data, topics: l.topics });
-        const event: ChainEvent = {
-          address: l.address,
-          eventName: d.eventName ?? "",
-          args: (d.args ?? {}) as Record<string, unknown>,
-          blockNumber: l.blockNumber ?? 0n,
-          transactionHash: l.transactionHash ?? "0x",
-        };
-        if (l.address.toLowerCase() === this.addresses.registry.toLowerCase() && typeof event.args.nodeId === "bigint") {
-          // Every registry event that names a node may have changed its record (status,
-          // stake, gateway or VRF key): the cached copy goes. That keeps the cache coherent
-          // with the chain up to the follower's lag, so readers can afford long age bounds.
-          this.nodeCache.delete(event.args.nodeId);
-          // The eligible count moves with statuses: the bootstrap rule must see it at once.
-          this.eligibleCache = undefined;
-        }
-        if (event.eventName === "NodeRegistered") this.nodeCountCache = undefined;
-        for (const listener of this.listeners) {
-          try {
-            listener(event);
-          } catch (e) {
-            this.log.error({ err: e, event: event.eventName }, "chain event listener failed");
-          }
-        }
-        return;
-      } catch {
-        // Not this ABI's event; try the next.
+        listener(event);
+      } catch (e) {
+        this.log.error({ err: e, event: event.eventName }, "chain event listener failed");
       }
     }
   }

@@ -9,7 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { getAddress, recoverTypedDataAddress, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { GatewayChain } from "../../offchain/relayer/chain-context.js";
+import { GatewayChain, type ChainEvent } from "../../offchain/relayer/chain-context.js";
 import { createLogger } from "../../offchain/relayer/logger.js";
 import { Metrics } from "../../offchain/relayer/metrics.js";
 import { nodeRegistryAbi, trustTokenAbi } from "../../offchain/chain/artifacts.js";
@@ -199,6 +199,8 @@ describe("trustmesh CLI against a local chain", function () {
     // judge the node's reveals by it until the record aged out.
     const gateway = new GatewayChain(f.node.rpcUrl, 31337, f.deployment, privateKeyToAccount(generatePrivateKey()), createLogger({ name: "cache-test", level: "silent" }), new Metrics(), 100);
     // From the next block on: an earlier event of node 1 (the last test's verdict) must not evict it.
+    const seen: ChainEvent[] = [];
+    gateway.onEvent((e) => seen.push(e));
     gateway.follow((await f.publicClient.getBlockNumber()) + 1n);
     try {
       const before = await gateway.node(1n, 0);
@@ -213,6 +215,11 @@ describe("trustmesh CLI against a local chain", function () {
         if (Date.now() > deadline) throw new Error("the cached record still has the old VRF key 10 s after the rotation");
         await new Promise((r) => setTimeout(r, 100));
       }
+      // The log was decoded with its own contract's ABI (events are looked up by address and selector).
+      const rotated = seen.filter((e) => e.eventName === "VrfKeyRotated");
+      expect(rotated).to.have.length(1);
+      expect(rotated[0]!.address.toLowerCase()).to.equal(f.deployment.contracts.NodeRegistry.toLowerCase());
+      expect(rotated[0]!.args.nodeId).to.equal(1n);
     } finally {
       gateway.stopFollowing();
     }

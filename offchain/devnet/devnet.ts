@@ -7,10 +7,11 @@
  * its HPC by credential activation. Used by the demo (`npm start`), the end-to-end test and
  * the end-to-end benchmark.
  *
- * The gateways run in this one process to fit a 2-core machine; each is the same Gateway
- * that `trustmesh gateway start` runs as its own daemon. They share one embedded IPFS
- * directory, which stands in for the IPFS network that separate machines would reach
- * through a Kubo daemon (see ipfs/adapter).
+ * The gateways run in this one process to fit a 2-core machine (or, with gatewayProcesses,
+ * in processes of their own: gateway-hosts.ts); each is the same Gateway that `trustmesh
+ * gateway start` runs as its own daemon. They share one embedded IPFS directory, which
+ * stands in for the IPFS network that separate machines would reach through a Kubo daemon
+ * (see ipfs/adapter).
  */
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";

@@ -286,7 +286,7 @@ export class Devnet {
       const sandbox = await sandboxP;
       net.sandbox = sandbox;
       const scoringRuns = sandbox ? sharedDeterministicRuns((p) => sandbox.run(p)) : undefined;
-      net.hosts = await Promise.all(
+      const hosts = await Promise.allSettled(
         Array.from({ length: opts.gatewayProcesses ?? 0 }, () =>
           GatewayHost.start({
             store,
@@ -295,6 +295,10 @@ export class Devnet {
           }),
         ),
       );
+      // The ones that started are the devnet's to stop, also when another did not start.
+      net.hosts = hosts.flatMap((h) => (h.status === "fulfilled" ? [h.value] : []));
+      const failed = hosts.find((h) => h.status === "rejected");
+      if (failed) throw failed.reason;
 
       progress("enrolling each HPC (EK chain + credential activation) and registering with stake");
       const minStake = await publicClient.readContract({ address: deployment.contracts.NodeRegistry, abi: nodeRegistryAbi, functionName: "minStake" });

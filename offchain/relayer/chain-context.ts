@@ -90,6 +90,9 @@ export interface ChainEvent {
   transactionHash: Hex;
 }
 
+/** A certificate write that waited longer than this in the queue checks the board again first. */
+const QUEUED_WRITE_RECHECK_MS = 250;
+
 /** The ABI of each followed contract, by its key in GatewayChain.addresses. */
 const FOLLOWED_ABIS = {
   registry: nodeRegistryAbi as Abi,
@@ -380,8 +383,19 @@ export class GatewayChain {
     return Number(rec.verdict) !== 0;
   }
 
-  async submitCertificate(vote: Vote, signatures: Hex[], vrfOutputs: Hex[]): Promise<Hex> {
+  /**
+   * Submits a certificate; resolves to null, without sending anything, when by the time the
+   * write's turn comes the round is recorded (`recordedMeanwhile`, the follower's word, or,
+   * after a wait in this gateway's write queue, a read of the board). A backup submitter's
+   * write often waits behind the gateway's own rounds' transactions, and by its turn another
+   * member's certificate is usually on chain: the gas estimate would only revert, after
+   * the nonce and fee reads, at the cost of an EVM run of the whole certificate check.
+   */
+  async submitCertificate(vote: Vote, signatures: Hex[], vrfOutputs: Hex[], recordedMeanwhile?: () => boolean): Promise<Hex | null> {
+    const queuedAt = Date.now();
     return this.serially(async () => {
+      if (recordedMeanwhile?.()) return null;
+      if (Date.now() - queuedAt > QUEUED_WRITE_RECHECK_MS && (await this.isRecorded(vote.round))) return null;
       // No separate simulation: the gas estimate runs the call anyway, and a revert there
       // comes back decoded against the ABI (TrustBoard's custom error) just the same. On the
       // round's critical path, that is one EVM run of four signature recoveries saved.

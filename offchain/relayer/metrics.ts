@@ -18,6 +18,7 @@ export type MetricName =
   | "rounds_carried_busy"
   | "rounds_decided"
   | "certificates_submitted"
+  | "certificates_superseded"
   | "verdicts_observed"
   | "disputes_filed"
   | "vrf_fraud_detected"

@@ -875,7 +875,13 @@ export class VerifierService {
         cert.vote,
         order.map(({ i }) => cert.signatures[i] as Hex),
         order.map(({ i }) => cert.vrfOutputs[i] as Hex),
+        () => commits.recorded,
       );
+      if (tx === null) {
+        this.o.metrics.inc("certificates_superseded");
+        log.info({ queuedMs: Date.now() - submittingAt }, "certificate not submitted: the round was recorded while this write waited its turn");
+        return false;
+      }
       this.o.metrics.inc("certificates_submitted");
       this.o.onTiming?.({ round: cert.vote.round, event: "recorded", at: Date.now() });
       log.info({ tx, signers: cert.signers.length, submitMs: Date.now() - submittingAt }, "certificate submitted");

@@ -13,7 +13,7 @@ import { GatewayChain, type ChainEvent } from "../../offchain/relayer/chain-cont
 import { createLogger } from "../../offchain/relayer/logger.js";
 import { Metrics } from "../../offchain/relayer/metrics.js";
 import { nodeRegistryAbi, trustTokenAbi } from "../../offchain/chain/artifacts.js";
-import { trustBoardDomain, voteTypes } from "../../offchain/chain/eip712.js";
+import { trustBoardDomain, voteTypes, type Vote } from "../../offchain/chain/eip712.js";
 import { parseVrfPublicKey } from "../../offchain/cli/node-inputs.js";
 import { encryptKeystore, LIGHT_SCRYPT, writeKeystoreFile } from "../../offchain/chain/keystore.js";
 import { cidHexOf, cidOf, runCli, startChainFixture, vrfPublicKeyHex, type ChainFixture, type RunResult } from "./chain-fixture.js";
@@ -30,6 +30,8 @@ describe("trustmesh CLI against a local chain", function () {
   let f: ChainFixture;
   let metadataCid: string;
   let evidenceCid: string;
+  /** The vote whose verdict the vote test records (later tests use the recorded round). */
+  let recordedVote: Vote | undefined;
 
   const regArgs = () => [
     "node", "register", "--json",
@@ -159,6 +161,7 @@ describe("trustmesh CLI against a local chain", function () {
       await runCli(f, ["vote", "submit", ...voteFlags, "--vrf-key-env", "TM_VRF_SK", "--remote-signer", f.node.rpcUrl, "--from", f.nodeAccounts[0]!, "--json"], { TM_VRF_SK: generatePrivateKey() }),
     );
     expect(second).to.include({ votesCounted: 2, verdictRecorded: true });
+    recordedVote = { round: BigInt(signed.vote.round), node: 1n, verdict: 1, score: 97, evidenceCid: cidHexOf(evidenceCid), policyCid: signed.vote.policyCid };
     const again = await runCli(f, ["vote", "submit", ...voteFlags, "--vrf-output", B32(3), "--json"], envKey(3));
     expect(again.code).to.equal(2);
     expect(again.stderr).to.contain("already recorded");
@@ -223,6 +226,29 @@ describe("trustmesh CLI against a local chain", function () {
     } finally {
       gateway.stopFollowing();
     }
+  });
+
+  it("a gateway sends no certificate for a round recorded while its write waited its turn", async () => {
+    // An unfunded gateway key: a write that got as far as the gas estimate would fail there.
+    const account = privateKeyToAccount(generatePrivateKey());
+    const gateway = new GatewayChain(f.node.rpcUrl, 31337, f.deployment, account, createLogger({ name: "submit-test", level: "silent" }), new Metrics(), 100);
+    const vote = recordedVote as Vote;
+    // The follower has heard the round recorded: nothing is read or sent.
+    expect(await gateway.submitCertificate(vote, [], [], () => true)).to.equal(null);
+    // Not heard of, but the write queued behind another for over 250 ms: the board is read at its turn.
+    const holding = gateway.submitCertificate(vote, [], [], () => {
+      const until = Date.now() + 400; // holds the write queue (synchronously, as a slow write would)
+      while (Date.now() < until);
+      return true;
+    });
+    const queued = gateway.submitCertificate(vote, [], [], () => false);
+    expect(await holding).to.equal(null);
+    expect(await queued).to.equal(null);
+    // Neither: the write goes ahead and the chain refuses it.
+    let refused: unknown;
+    await gateway.submitCertificate(vote, [], [], () => false).catch((e: unknown) => (refused = e));
+    expect(refused, "a write that was not skipped").to.be.instanceOf(Error);
+    expect(await f.publicClient.getTransactionCount({ address: account.address })).to.equal(0);
   });
 
   it("starts unbonding with node exit and refuses an early withdraw", async () => {

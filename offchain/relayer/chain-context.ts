@@ -50,6 +50,9 @@ import { rememberBounded } from "../core/bounded-map.js";
  */
 export const NODE_RECORD_MAX_AGE_MS = 10_000;
 
+/** The same bound for the approved-image list (ImageRegistry events drop it; see approvedImages). */
+export const APPROVED_IMAGES_MAX_AGE_MS = 10_000;
+
 export class GatewayChainError extends TrustmeshError {
   override name = "GatewayChainError";
 }
@@ -140,6 +143,7 @@ export class GatewayChain {
   private readonly epochCache = new Map<bigint, EpochInfo>();
   private readonly nodeCache = new Map<bigint, { at: number; node: NodeInfo }>();
   private readonly policyCache = new Map<bigint, Hex>();
+  private approvedImagesCache: { at: number; list: Promise<Hex[]> } | undefined;
   private followTimer: NodeJS.Timeout | undefined;
   private lastBlock: bigint;
   private readonly listeners = new Set<(e: ChainEvent) => void>();
@@ -366,7 +370,23 @@ export class GatewayChain {
     return cid;
   }
 
-  async approvedImages(): Promise<Hex[]> {
+  /**
+   * The approved image digests, from a copy at most `maxAgeMs` old. The copy is event
+   * coherent like the node records: every ImageRegistry event the follower sees drops it.
+   * Concurrent callers share one read (imageCount, then imageAt and isApproved per image).
+   */
+  approvedImages(maxAgeMs = APPROVED_IMAGES_MAX_AGE_MS): Promise<Hex[]> {
+    const hit = this.approvedImagesCache;
+    if (hit && Date.now() - hit.at < maxAgeMs) return hit.list;
+    const entry = { at: Date.now(), list: this.readApprovedImages() };
+    this.approvedImagesCache = entry;
+    entry.list.catch(() => {
+      if (this.approvedImagesCache === entry) this.approvedImagesCache = undefined;
+    });
+    return entry.list;
+  }
+
+  private async readApprovedImages(): Promise<Hex[]> {
     const count = await this.publicClient.readContract({ address: this.addresses.images, abi: imageRegistryAbi, functionName: "imageCount" });
     const out: Hex[] = [];
     for (let i = 0n; i < count; i++) {
@@ -548,6 +568,7 @@ export class GatewayChain {
       this.eligibleCache = undefined;
     }
     if (event.eventName === "NodeRegistered") this.nodeCountCache = undefined;
+    if (l.address.toLowerCase() === this.addresses.images.toLowerCase()) this.approvedImagesCache = undefined;
     for (const listener of this.listeners) {
       try {
         listener(event);

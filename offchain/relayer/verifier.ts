@@ -240,7 +240,6 @@ export class VerifierService {
   private readonly publicKey: Hex;
   /** EIP-712 votes signed with the gateway key (parsed once, not per round). */
   private readonly voteSigner: ReturnType<typeof secretKeyVoteSigner>;
-  private approved: { at: number; list: Hex[] } | undefined;
   /** Development only (demo, tests): behave as a Byzantine verifier from now on. */
   byzantine: "equivocate" | undefined;
 
@@ -325,13 +324,6 @@ export class VerifierService {
   private addDecline(round: bigint, sender: bigint): void {
     roundEntry(this.declines, round, () => new Set<bigint>()).add(sender);
     this.revealListeners.get(round)?.();
-  }
-
-  private async approvedImages(): Promise<Hex[]> {
-    if (this.approved && Date.now() - this.approved.at < 5_000) return this.approved.list;
-    const list = await this.o.chain.approvedImages();
-    this.approved = { at: Date.now(), list };
-    return list;
   }
 
   private requestEvidence(target: bigint, round: bigint, payload: Uint8Array, nonceHex: Hex): Promise<{ payload: AttestResponsePayload; data: Uint8Array }> {
@@ -520,7 +512,7 @@ export class VerifierService {
     const [targetNode, scoringContext, approvedImages, policyCid, postRunBootNonce] = await Promise.all([
       o.chain.node(target, NODE_RECORD_MAX_AGE_MS),
       o.chain.scoringContext(target, epoch.epoch),
-      this.approvedImages(),
+      this.o.chain.approvedImages(),
       o.chain.policyCid(epoch.epoch),
       task?.phase === "post-run" ? o.chain.postRunBootNonce(task.taskId, target) : undefined,
     ]);

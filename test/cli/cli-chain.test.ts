@@ -7,16 +7,17 @@ import type { Command } from "commander";
 import { buildProgram } from "../../offchain/cli/main.js";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { getAddress, recoverTypedDataAddress, type Hex } from "viem";
+import { createWalletClient, getAddress, http, recoverTypedDataAddress, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { GatewayChain, type ChainEvent } from "../../offchain/relayer/chain-context.js";
 import { createLogger } from "../../offchain/relayer/logger.js";
 import { Metrics } from "../../offchain/relayer/metrics.js";
-import { nodeRegistryAbi, trustTokenAbi } from "../../offchain/chain/artifacts.js";
+import { imageRegistryAbi, nodeRegistryAbi, trustTokenAbi } from "../../offchain/chain/artifacts.js";
+import { chainFor } from "../../offchain/chain/client.js";
 import { trustBoardDomain, voteTypes, type Vote } from "../../offchain/chain/eip712.js";
 import { parseVrfPublicKey } from "../../offchain/cli/node-inputs.js";
 import { encryptKeystore, LIGHT_SCRYPT, writeKeystoreFile } from "../../offchain/chain/keystore.js";
-import { cidHexOf, cidOf, runCli, startChainFixture, vrfPublicKeyHex, type ChainFixture, type RunResult } from "./chain-fixture.js";
+import { cidHexOf, cidOf, HARDHAT_KEY0, runCli, startChainFixture, vrfPublicKeyHex, type ChainFixture, type RunResult } from "./chain-fixture.js";
 
 const B32 = (n: number) => `0x${n.toString(16).padStart(64, "0")}` as Hex;
 
@@ -223,6 +224,33 @@ describe("trustmesh CLI against a local chain", function () {
       expect(rotated).to.have.length(1);
       expect(rotated[0]!.address.toLowerCase()).to.equal(f.deployment.contracts.NodeRegistry.toLowerCase());
       expect(rotated[0]!.args.nodeId).to.equal(1n);
+    } finally {
+      gateway.stopFollowing();
+    }
+  });
+
+  it("a gateway's copy of the approved images follows approvals and revocations, and concurrent reads share one", async () => {
+    const gateway = new GatewayChain(f.node.rpcUrl, 31337, f.deployment, privateKeyToAccount(generatePrivateKey()), createLogger({ name: "images-test", level: "silent" }), new Metrics(), 100);
+    const governor = createWalletClient({ account: privateKeyToAccount(HARDHAT_KEY0), chain: chainFor(31337, f.node.rpcUrl), transport: http(f.node.rpcUrl) });
+    const images = f.deployment.contracts.ImageRegistry as Hex;
+    const digest = B32(0xabc);
+    gateway.follow((await f.publicClient.getBlockNumber()) + 1n);
+    // An hour's age bound: only the events' evictions can bring a change in.
+    const listed = async () => (await gateway.approvedImages(3_600_000)).includes(digest);
+    const until = async (want: boolean, what: string) => {
+      const deadline = Date.now() + 10_000;
+      while ((await listed()) !== want) {
+        if (Date.now() > deadline) throw new Error(`the cached list still ${want ? "lacks" : "has"} the image 10 s after its ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      expect(gateway.approvedImages(3_600_000)).to.equal(gateway.approvedImages(3_600_000));
+      expect(await listed()).to.equal(false);
+      await f.publicClient.waitForTransactionReceipt({ hash: await governor.writeContract({ address: images, abi: imageRegistryAbi, functionName: "approve", args: [digest, 1, cidHexOf(evidenceCid)] }) });
+      await until(true, "approval");
+      await f.publicClient.waitForTransactionReceipt({ hash: await governor.writeContract({ address: images, abi: imageRegistryAbi, functionName: "revoke", args: [digest] }) });
+      await until(false, "revocation");
     } finally {
       gateway.stopFollowing();
     }

@@ -142,6 +142,9 @@ export class GatewayChain {
   };
   private readonly epochCache = new Map<bigint, EpochInfo>();
   private readonly nodeCache = new Map<bigint, { at: number; node: NodeInfo }>();
+  /** Evictions per node so far: a read started before an eviction is not cached (see node). */
+  private readonly nodeGenerations = new Map<bigint, number>();
+  private readonly nodeReads = new Map<bigint, { generation: number; read: Promise<NodeInfo> }>();
   private readonly policyCache = new Map<bigint, Hex>();
   private approvedImagesCache: { at: number; list: Promise<Hex[]> } | undefined;
   private followTimer: NodeJS.Timeout | undefined;
@@ -259,12 +262,34 @@ export class GatewayChain {
     return info;
   }
 
-  /** A node's record, from the cache when the copy there is younger than `maxAgeMs` (see NODE_RECORD_MAX_AGE_MS). */
+  /**
+   * A node's record, from the cache when the copy there is younger than `maxAgeMs` (see
+   * NODE_RECORD_MAX_AGE_MS). Callers that accept a cached copy share a read already in
+   * flight. A read that an eviction overtook (its event arrived while the read was out)
+   * answers its callers but is not cached: it may predate the event.
+   */
   async node(nodeId: bigint, maxAgeMs = 1000): Promise<NodeInfo> {
     const hit = this.nodeCache.get(nodeId);
     if (hit && Date.now() - hit.at < maxAgeMs) return hit.node;
+    const generation = this.nodeGenerations.get(nodeId) ?? 0;
+    const inFlight = this.nodeReads.get(nodeId);
+    if (maxAgeMs > 0 && inFlight && inFlight.generation === generation) return inFlight.read;
+    const startedAt = Date.now();
+    const read = this.readNode(nodeId).then((node) => {
+      if ((this.nodeGenerations.get(nodeId) ?? 0) === generation) this.nodeCache.set(nodeId, { at: startedAt, node });
+      return node;
+    });
+    this.nodeReads.set(nodeId, { generation, read });
+    const forget = () => {
+      if (this.nodeReads.get(nodeId)?.read === read) this.nodeReads.delete(nodeId);
+    };
+    read.then(forget, forget);
+    return read;
+  }
+
+  private async readNode(nodeId: bigint): Promise<NodeInfo> {
     const n = await this.publicClient.readContract({ address: this.addresses.registry, abi: nodeRegistryAbi, functionName: "getNode", args: [nodeId] });
-    const node: NodeInfo = {
+    return {
       nodeId,
       operator: n.operator,
       gateway: n.gateway,
@@ -275,12 +300,12 @@ export class GatewayChain {
       vrfPublicKey: [n.vrfPublicKey[0], n.vrfPublicKey[1]],
       identityDigest: n.identityDigest,
     };
-    this.nodeCache.set(nodeId, { at: Date.now(), node });
-    return node;
   }
 
+  /** Drops the cached record, and keeps any read already out from being cached. */
   forgetNode(nodeId: bigint): void {
     this.nodeCache.delete(nodeId);
+    this.nodeGenerations.set(nodeId, (this.nodeGenerations.get(nodeId) ?? 0) + 1);
   }
 
   private nodeCountCache: { at: number; count: bigint } | undefined;
@@ -563,7 +588,7 @@ export class GatewayChain {
       // Every registry event that names a node may have changed its record (status,
       // stake, gateway or VRF key): the cached copy goes. That keeps the cache coherent
       // with the chain up to the follower's lag, so readers can afford long age bounds.
-      this.nodeCache.delete(event.args.nodeId);
+      this.forgetNode(event.args.nodeId);
       // The eligible count moves with statuses: the bootstrap rule must see it at once.
       this.eligibleCache = undefined;
     }

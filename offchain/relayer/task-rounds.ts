@@ -18,7 +18,7 @@
 import { decodeRoundId, encodeRoundId, NodeStatus, parseTaskRoundSequence, taskRoundSequence, type TaskRoundParts, type TaskRoundPhase } from "../core/protocol.js";
 import type { ReceivedMessage, TrustmeshHost } from "../p2p/host.js";
 import { MessageType } from "../p2p/topics.js";
-import type { EpochInfo, GatewayChain } from "./chain-context.js";
+import { NODE_RECORD_MAX_AGE_MS, type EpochInfo, type GatewayChain } from "./chain-context.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { decodeRoundPayload, encodeRoundPayload } from "./round-messages.js";
@@ -124,7 +124,10 @@ export class TaskRoundService {
   }
 
   private async sync(): Promise<void> {
-    const trusted = (await this.o.chain.node(this.o.nodeId, TOPIC_CHECK_MS / 2)).status === NodeStatus.Trusted;
+    // The record is event coherent (a StatusChanged evicts it), so a status change reaches
+    // this check within the follower's lag; re-reading it every second cost each gateway a
+    // getNode call per second.
+    const trusted = (await this.o.chain.node(this.o.nodeId, NODE_RECORD_MAX_AGE_MS)).status === NodeStatus.Trusted;
     if (!this.running) return;
     if (trusted && !this.unsubscribe) {
       this.unsubscribe = this.o.host.subscribe("task", (m) => void this.onRequest(m));

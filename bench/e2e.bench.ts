@@ -8,9 +8,10 @@
  * scoring function. `--processes N` runs the gateways in N processes of their own instead
  * (DevnetOptions.gatewayProcesses), as separate daemons would; on this 2-core machine one
  * process costs the least CPU per verdict (one paired series: 2 and 7 processes cost 1.3x
- * and 2.3x as much at light load, and sustained less at 10/s offered), so it is the default. Once every node is Trusted, each phase sets the mean interval between
- * two rounds of one node (the VRF-drawn schedule; a new mean takes effect with the next
- * epoch), lets one epoch pass, then measures for `--seconds`:
+ * and 2.3x as much at light load, and sustained no more under load), so it is the default.
+ * Once every node is Trusted, each phase sets the mean interval between two rounds of one
+ * node (the VRF-drawn schedule; a new mean takes effect with the next epoch), lets one
+ * epoch pass, then measures for `--seconds`:
  *  - latency of each round, from the first evidence request any verifier sent to the
  *    moment the certificate's transaction was mined (the submitter's receipt);
  *  - machines attested per second: verdicts recorded on chain in the window / its length;

@@ -512,7 +512,7 @@ export class VerifierService {
     const [targetNode, scoringContext, approvedImages, policyCid, postRunBootNonce] = await Promise.all([
       o.chain.node(target, NODE_RECORD_MAX_AGE_MS),
       o.chain.scoringContext(target, epoch.epoch),
-      this.o.chain.approvedImages(),
+      o.chain.approvedImages(),
       o.chain.policyCid(epoch.epoch),
       task?.phase === "post-run" ? o.chain.postRunBootNonce(task.taskId, target) : undefined,
     ]);

@@ -69,8 +69,8 @@ const handlers: HostOps = {
   dial: async ({ index, address }: { index: number; address: string }) => {
     await gatewayAt(index).p2p.dial(address);
   },
-  setMeanInterval: (ms: number) => {
-    for (const g of gateways.values()) g.rt.verifier.meanIntervalMs = ms;
+  setMeanInterval: ({ index, ms }: { index: number; ms: number }) => {
+    gatewayAt(index).rt.verifier.meanIntervalMs = ms;
   },
   shutdown: stopAll,
 };

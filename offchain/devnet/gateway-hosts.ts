@@ -58,7 +58,7 @@ export type HostOps = {
   admittedNodeIds(index: number): bigint[];
   peerAddresses(index: number): string[];
   dial(arg: { index: number; address: string }): Promise<void>;
-  setMeanInterval(ms: number): void;
+  setMeanInterval(arg: { index: number; ms: number }): void;
   /** Stops every gateway of the process and its sandbox. */
   shutdown(arg: undefined): Promise<void>;
 };
@@ -136,7 +136,7 @@ export class GatewayHost {
       peerAddresses: () => this.rpc.call("peerAddresses", index),
       dial: (address) => this.rpc.call("dial", { index, address }),
       setMeanInterval: async (ms) => {
-        await this.rpc.call("setMeanInterval", ms);
+        await this.rpc.call("setMeanInterval", { index, ms });
       },
     };
   }

@@ -65,6 +65,8 @@ describe("devnet gateways in two processes of their own (4 gateways, swtpm, hard
     expect(withEvidence.length).to.be.at.least(1);
     for (const v of withEvidence) expect(await n.store.has(CID.parse(v.evidenceCid)), `evidence ${v.evidenceCid} in the devnet's store`).to.equal(true);
 
+    // Schedule changes reach each gateway in its process (an unknown index would be refused there).
+    await n.setAttestationInterval(4_000);
     // A gateway in another process is reached only through its control.
     expect(() => (n.nodes[0] as (typeof n.nodes)[number]).gateway).to.throw(/process of its own/);
     expect((await (n.nodes[1] as (typeof n.nodes)[number]).control.admittedNodeIds()).length).to.equal(3);

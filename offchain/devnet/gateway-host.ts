@@ -10,22 +10,22 @@
  */
 import "../core/polyfills.js";
 import { CID, IpfsError, verifyBlock, type ContentStore, type GetOptions } from "../../ipfs/adapter/index.js";
-import type { Gateway } from "../relayer/gateway.js";
 import { SandboxPool } from "../sandbox/pool.js";
 import { buildGateway, sharedDeterministicRuns, type GatewaySpec } from "./gateway-spec.js";
-import type { HostOps, ParentOps } from "./gateway-hosts.js";
+import { localGatewayControl, type GatewayControl, type HostOps, type ParentOps } from "./gateway-hosts.js";
 import { PortRpc, processEndpoint } from "./port-rpc.js";
 
 if (!process.send) throw new Error("gateway-host.ts runs as a forked process (gateway-hosts.ts starts it)");
 
-const gateways = new Map<number, Gateway>();
+/** Each gateway's control: the operations mean here what they mean in the devnet's own process. */
+const controls = new Map<number, GatewayControl>();
 let pool: Promise<SandboxPool> | undefined;
 const scoring = sharedDeterministicRuns(async (p) => (await (pool ??= SandboxPool.create({ size: 1 }))).run(p));
 
-const gatewayAt = (index: number): Gateway => {
-  const g = gateways.get(index);
-  if (!g) throw new RangeError(`no gateway ${index} in this process`);
-  return g;
+const controlAt = (index: number): GatewayControl => {
+  const c = controls.get(index);
+  if (!c) throw new RangeError(`no gateway ${index} in this process`);
+  return c;
 };
 
 /** Rethrows the parent's store error as the IpfsError it was there (its code survives the crossing). */
@@ -41,8 +41,8 @@ async function remote<T>(op: () => Promise<T>, options?: GetOptions): Promise<T>
 }
 
 async function stopAll(): Promise<void> {
-  await Promise.all([...gateways.values()].map((g) => g.stop().catch(() => undefined)));
-  gateways.clear();
+  await Promise.all([...controls.values()].map((c) => c.stop().catch(() => undefined)));
+  controls.clear();
   const closing = pool;
   pool = undefined;
   if (closing) await (await closing).close();
@@ -50,28 +50,22 @@ async function stopAll(): Promise<void> {
 
 const handlers: HostOps = {
   add: async (spec: GatewaySpec) => {
-    if (gateways.has(spec.index)) throw new RangeError(`gateway ${spec.index} is already in this process`);
-    gateways.set(
-      spec.index,
-      await buildGateway(spec, {
-        store,
-        sandbox: scoring,
-        reboot: (bootNonce) => rpc.call("reboot", { index: spec.index, ...(bootNonce ? { bootNonce } : {}) }),
-        onRoundTiming: (timing) => rpc.notify("roundTiming", { index: spec.index, timing }),
-      }),
-    );
+    if (controls.has(spec.index)) throw new RangeError(`gateway ${spec.index} is already in this process`);
+    const gateway = await buildGateway(spec, {
+      store,
+      sandbox: scoring,
+      reboot: (bootNonce) => rpc.call("reboot", { index: spec.index, ...(bootNonce ? { bootNonce } : {}) }),
+      onRoundTiming: (timing) => rpc.notify("roundTiming", { index: spec.index, timing }),
+    });
+    controls.set(spec.index, localGatewayControl(gateway));
   },
-  start: (index: number) => gatewayAt(index).start(),
-  beginAttestation: (index: number) => gatewayAt(index).beginAttestation(),
-  stop: (index: number) => gatewayAt(index).stop(),
-  admittedNodeIds: (index: number) => gatewayAt(index).p2p.admittedPeers().map((p) => p.nodeId),
-  peerAddresses: (index: number) => gatewayAt(index).peerAddresses,
-  dial: async ({ index, address }: { index: number; address: string }) => {
-    await gatewayAt(index).p2p.dial(address);
-  },
-  setMeanInterval: ({ index, ms }: { index: number; ms: number }) => {
-    gatewayAt(index).rt.verifier.meanIntervalMs = ms;
-  },
+  start: (index: number) => controlAt(index).start(),
+  beginAttestation: (index: number) => controlAt(index).beginAttestation(),
+  stop: (index: number) => controlAt(index).stop(),
+  admittedNodeIds: (index: number) => controlAt(index).admittedNodeIds(),
+  peerAddresses: (index: number) => controlAt(index).peerAddresses(),
+  dial: ({ index, address }: { index: number; address: string }) => controlAt(index).dial(address),
+  setMeanInterval: ({ index, ms }: { index: number; ms: number }) => controlAt(index).setMeanInterval(ms),
   shutdown: stopAll,
 };
 

@@ -55,10 +55,10 @@ export type HostOps = {
   start(index: number): Promise<void>;
   beginAttestation(index: number): Promise<void>;
   stop(index: number): Promise<void>;
-  admittedNodeIds(index: number): bigint[];
-  peerAddresses(index: number): string[];
+  admittedNodeIds(index: number): Promise<bigint[]>;
+  peerAddresses(index: number): Promise<string[]>;
   dial(arg: { index: number; address: string }): Promise<void>;
-  setMeanInterval(arg: { index: number; ms: number }): void;
+  setMeanInterval(arg: { index: number; ms: number }): Promise<void>;
   /** Stops every gateway of the process and its sandbox. */
   shutdown(arg: undefined): Promise<void>;
 };

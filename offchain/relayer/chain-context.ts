@@ -178,11 +178,13 @@ export class GatewayChain {
     };
     this.lastBlock = BigInt(deployment.startBlock) - 1n;
     this.startBlock = BigInt(deployment.startBlock);
-    this.eventsByAddress = new Map(Object.entries(FOLLOWED_EVENTS).map(([k, events]) => [this.addresses[k as keyof typeof FOLLOWED_EVENTS].toLowerCase(), events]));
+    this.followed = new Map(
+      (Object.keys(FOLLOWED_EVENTS) as (keyof typeof FOLLOWED_EVENTS)[]).map((contract) => [this.addresses[contract].toLowerCase(), { contract, events: FOLLOWED_EVENTS[contract] }]),
+    );
   }
 
-  /** Each followed contract's events by selector, by the contract's address (lower case). */
-  private readonly eventsByAddress: Map<string, Map<Hex, Abi>>;
+  /** Each followed contract, by its address (lower case): which one it is, and its events by selector. */
+  private readonly followed: Map<string, { contract: keyof typeof FOLLOWED_EVENTS; events: Map<Hex, Abi> }>;
 
   private readonly startBlock: bigint;
   private readonly epochBlocks = new Map<bigint, Promise<bigint | null>>();
@@ -566,10 +568,11 @@ export class GatewayChain {
   }
 
   private dispatch(l: Log): void {
-    const abi = this.eventsByAddress.get(l.address.toLowerCase())?.get(l.topics[0] ?? "0x");
+    const followed = this.followed.get(l.address.toLowerCase());
+    const abi = followed?.events.get(l.topics[0] ?? "0x");
     // A log of a contract this gateway does not follow (the task market's), or of an event
     // its ABI lacks: nothing listens for it.
-    if (!abi) return;
+    if (!followed || !abi) return;
     let decoded: { eventName?: string; args?: unknown };
     try {
       decoded = decodeEventLog({ abi, data: l.data, topics: l.topics });
@@ -584,7 +587,7 @@ export class GatewayChain {
       blockNumber: l.blockNumber ?? 0n,
       transactionHash: l.transactionHash ?? "0x",
     };
-    if (l.address.toLowerCase() === this.addresses.registry.toLowerCase() && typeof event.args.nodeId === "bigint") {
+    if (followed.contract === "registry" && typeof event.args.nodeId === "bigint") {
       // Every registry event that names a node may have changed its record (status,
       // stake, gateway or VRF key): the cached copy goes. That keeps the cache coherent
       // with the chain up to the follower's lag, so readers can afford long age bounds.
@@ -593,7 +596,7 @@ export class GatewayChain {
       this.eligibleCache = undefined;
     }
     if (event.eventName === "NodeRegistered") this.nodeCountCache = undefined;
-    if (l.address.toLowerCase() === this.addresses.images.toLowerCase()) this.approvedImagesCache = undefined;
+    if (followed.contract === "images") this.approvedImagesCache = undefined;
     for (const listener of this.listeners) {
       try {
         listener(event);

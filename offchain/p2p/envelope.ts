@@ -17,7 +17,9 @@
  * fixes the payload's length and the hash its content.
  */
 import { createHash } from "node:crypto";
-import { bytesToHex, concatBytes, hexToBytes, keccak256, type Address, type Hex } from "viem";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { concatBytes, hexToBytes, type Address, type Hex } from "viem";
+import { hexOf } from "../core/hex.js";
 import { eip191Hash32, recoverAddressFromHash } from "../core/crypto/index.js";
 import { P2pError, P2pErrorCode } from "./errors.js";
 import type { GatewaySigner } from "./signer.js";
@@ -91,7 +93,7 @@ export function envelopeDigest(chainId: number, body: Uint8Array): Hex {
   writeUint(input, DIGEST_TAG.length, 8, BigInt(chainId));
   input.set(body.subarray(0, HEADER_BYTES), DIGEST_TAG.length + 8);
   input.set(createHash("sha256").update(body.subarray(HEADER_BYTES)).digest(), DIGEST_TAG.length + 8 + HEADER_BYTES);
-  return keccak256(input);
+  return hexOf(keccak_256(input));
 }
 
 /** Build and sign an envelope; returns the wire bytes and the envelope's digest. */
@@ -132,7 +134,7 @@ export function decodeEnvelope(chainId: number, bytes: Uint8Array): DecodeResult
       timestamp: readUint(bytes, 42, 8),
       nonce: bytes.slice(50, 66),
       payload: bytes.slice(HEADER_BYTES, bodyEnd),
-      signature: bytesToHex(bytes.subarray(bodyEnd)),
+      signature: hexOf(bytes.subarray(bodyEnd)),
       digest: envelopeDigest(chainId, body),
     },
   };

@@ -375,17 +375,10 @@ export class GatewayChain {
     return submitted && postRunBootNonce({ chainId: this.chainId, taskMarket: address, taskId, submitBlockHash: submitted.blockHash });
   }
 
-  /**
-   * How many epochs back the chain still acts on a round's votes: TrustBoard accepts a
-   * certificate up to maxRoundAge epochs old, Disputes accepts equivocation evidence up to
-   * its window. The journal keeps (and refuses to re-sign) at least that far back.
-   */
-  async voteRetention(): Promise<{ maxRoundAge: bigint; disputeWindowEpochs: bigint }> {
-    const [[, , maxRoundAge], [, , , disputeWindowEpochs]] = await Promise.all([
-      this.publicClient.readContract({ address: this.addresses.board, abi: trustBoardAbi, functionName: "params" }),
-      this.publicClient.readContract({ address: this.addresses.disputes, abi: disputesAbi, functionName: "params" }),
-    ]);
-    return { maxRoundAge: BigInt(maxRoundAge), disputeWindowEpochs: BigInt(disputeWindowEpochs) };
+  /** How many epochs back TrustBoard still records a round's certificate (its maxRoundAge). */
+  async maxRoundAge(): Promise<bigint> {
+    const [, , maxRoundAge] = await this.publicClient.readContract({ address: this.addresses.board, abi: trustBoardAbi, functionName: "params" });
+    return BigInt(maxRoundAge);
   }
 
   /** The scoring-policy CID in force for an epoch (fixed once the epoch is open). */

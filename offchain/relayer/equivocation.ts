@@ -13,6 +13,7 @@ import type { Logger } from "./logger.js";
 import { revertReason } from "./revert-reason.js";
 import type { Metrics } from "./metrics.js";
 import { rememberBounded } from "../core/bounded-map.js";
+import { decodeRoundId } from "../core/protocol.js";
 
 interface SeenVote {
   vote: Vote;
@@ -21,18 +22,32 @@ interface SeenVote {
 }
 
 export class EquivocationWatch {
-  /** round -> signer -> first signed vote seen. Bounded: old rounds are dropped. */
+  /** round -> signer -> first signed vote seen. */
   private readonly seen = new Map<bigint, Map<Address, SeenVote>>();
+  /** `${signer}:${round}` of the disputes filed. */
   private readonly disputed = new Set<string>();
   /** Certificate openings (signers, outputs) per round, to void a verdict in its window. */
   private readonly openings = new Map<bigint, { signers: Address[]; vrfOutputs: Hex[] }>();
+  private prunedBelow = 0n;
 
+  /**
+   * `floor` is the oldest epoch whose rounds TrustBoard still records (the journal's signing
+   * floor). Rounds below it are forgotten: no certificate can be recorded for them any more,
+   * so a second vote there misleads nobody. Without that, every round's votes and opening
+   * stayed for `maxRounds` rounds (7 minutes at 10 rounds/s; openings without any bound).
+   */
   constructor(
     private readonly chain: GatewayChain,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    private readonly floor: () => bigint = () => 0n,
     private readonly maxRounds = 4096,
   ) {}
+
+  /** Rounds whose votes or opening are remembered (dashboards, tests). */
+  get roundsRemembered(): number {
+    return new Set([...this.seen.keys(), ...this.openings.keys()]).size;
+  }
 
   private domain() {
     return trustBoardDomain(this.chain.chainId, this.chain.addresses.board);
@@ -43,11 +58,13 @@ export class EquivocationWatch {
   }
 
   recordOpening(round: bigint, opening: { signers: Address[]; vrfOutputs: Hex[] }): void {
-    this.openings.set(round, opening);
+    if (this.belowFloor(round)) return;
+    rememberBounded(this.openings, round, opening, this.maxRounds);
   }
 
   /** A vote whose signer is known (e.g. from a certificate the contract will check). */
   async observe(vote: Vote, signature: Hex, claimedSigner?: Address): Promise<void> {
+    if (this.belowFloor(vote.round)) return;
     const signer = voteSignerOf(this.domain(), vote, signature);
     if (signer === null) return;
     if (claimedSigner && claimedSigner.toLowerCase() !== signer.toLowerCase()) return;
@@ -63,6 +80,19 @@ export class EquivocationWatch {
     }
     if (first.hash === hash) return;
     await this.dispute(signer, first, { vote, signature, hash });
+  }
+
+  /** Whether `round` is below the floor; forgets the rounds below it when the floor rose. */
+  private belowFloor(round: bigint): boolean {
+    const floor = this.floor();
+    if (floor > this.prunedBelow) {
+      this.prunedBelow = floor;
+      const old = (r: bigint): boolean => decodeRoundId(r).epoch < floor;
+      for (const r of this.seen.keys()) if (old(r)) this.seen.delete(r);
+      for (const r of this.openings.keys()) if (old(r)) this.openings.delete(r);
+      for (const key of this.disputed) if (old(BigInt(key.slice(key.indexOf(":") + 1)))) this.disputed.delete(key);
+    }
+    return decodeRoundId(round).epoch < floor;
   }
 
   private async dispute(signer: Address, a: SeenVote, b: SeenVote): Promise<void> {

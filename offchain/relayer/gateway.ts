@@ -198,12 +198,12 @@ export class Gateway {
     this.unsubscribeChain = rt.chain.onEvent((e) => {
       if (e.eventName === "EpochOpened" && this.attesting) void this.scheduleEpoch();
       if (e.eventName === "EpochOpened") {
-        // Keep only the votes the chain may still accept or dispute; the windows are read
-        // from the chain each time (governance may change them). A failed read leaves the
-        // journal as it is until the next epoch.
+        // Keep only the votes of rounds the chain may still record; the window is read from
+        // the chain each time (governance may change it). A failed read leaves the journal
+        // as it is until the next epoch.
         const opened = e.args.epoch as bigint;
         rt.journal
-          .compactForEpoch(opened, () => rt.chain.voteRetention())
+          .compactForEpoch(opened, () => rt.chain.maxRoundAge())
           .then((c) => {
             if (c) rt.log.debug({ epoch: opened.toString(), floor: c.floorEpoch.toString(), votes: c.votes, rounds: c.rounds }, "journal compacted");
           })

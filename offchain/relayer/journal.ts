@@ -92,25 +92,18 @@ const syncLog = promisify(fdatasync);
 const closeLog = promisify(closeFd);
 
 /**
- * How long, in epochs, a signed vote still matters on chain: TrustBoard records a
- * certificate for a round at most `maxRoundAge` epochs old (TrustBoardRoundTooLate), and
- * Disputes takes equivocation evidence at most `disputeWindowEpochs` old
- * (DisputesWindowClosed).
+ * The signing floor once `openedEpoch` is open: the oldest epoch whose rounds TrustBoard
+ * still records (it refuses a certificate more than `maxRoundAge` epochs old,
+ * TrustBoardRoundTooLate). Nothing below the floor is ever signed, so the votes there need
+ * not be remembered: no second signature for one of those rounds can come from this gateway,
+ * however long Disputes takes equivocation evidence. That window is far longer (a week by
+ * default); keeping every vote for it held a week of rounds in the journal, in memory and in
+ * every snapshot, on a gateway that signs several votes a second. (A later governance change
+ * that lengthens maxRoundAge only makes this gateway refuse some old rounds it could have
+ * signed: the floor never goes down. A liveness cost, never a double signature.)
  */
-export interface VoteRetention {
-  maxRoundAge: bigint;
-  disputeWindowEpochs: bigint;
-}
-
-/**
- * The signing floor once `openedEpoch` is open: every epoch the chain may still accept a
- * certificate or a dispute for stays at or above it. (A later governance change that
- * lengthens either window only makes this gateway refuse some old rounds it could have
- * signed: a liveness cost, never a double signature.)
- */
-export function signingFloorFor(openedEpoch: bigint, retention: VoteRetention): bigint {
-  const keep = retention.maxRoundAge > retention.disputeWindowEpochs ? retention.maxRoundAge : retention.disputeWindowEpochs;
-  return openedEpoch > keep ? openedEpoch - keep : 0n;
+export function signingFloorFor(openedEpoch: bigint, maxRoundAge: bigint): bigint {
+  return openedEpoch > maxRoundAge ? openedEpoch - maxRoundAge : 0n;
 }
 
 export interface CompactionResult {
@@ -364,23 +357,23 @@ export class GatewayJournal {
 
   /**
    * Raises the signing floor for a newly opened epoch (see signingFloorFor) and compacts;
-   * `retention` reads the chain's windows. A daemon replaying the chain's logs at start sees
+   * `maxRoundAge` reads the chain's window. A daemon replaying the chain's logs at start sees
    * every EpochOpened at once: calls made while one runs share one more run, for the newest
    * epoch asked, so a burst costs two reads and two compactions.
    */
-  compactForEpoch(openedEpoch: bigint, retention: () => Promise<VoteRetention>): Promise<CompactionResult | undefined> {
+  compactForEpoch(openedEpoch: bigint, maxRoundAge: () => Promise<bigint>): Promise<CompactionResult | undefined> {
     if (this.compactFor === undefined || openedEpoch > this.compactFor) this.compactFor = openedEpoch;
-    this.compacting ??= this.compactEpochs(retention);
+    this.compacting ??= this.compactEpochs(maxRoundAge);
     return this.compacting;
   }
 
-  private async compactEpochs(retention: () => Promise<VoteRetention>): Promise<CompactionResult | undefined> {
+  private async compactEpochs(maxRoundAge: () => Promise<bigint>): Promise<CompactionResult | undefined> {
     let last: CompactionResult | undefined;
     try {
       while (this.compactFor !== undefined) {
         const opened = this.compactFor;
         this.compactFor = undefined;
-        last = await this.compact(signingFloorFor(opened, await retention()));
+        last = await this.compact(signingFloorFor(opened, await maxRoundAge()));
       }
       return last;
     } finally {

@@ -194,21 +194,15 @@ class CommitCollector {
   }
 }
 
-/** Rounds remembered per map of round traffic (reveals, declines): older ones are dropped first. */
+/** Rounds remembered per map of round traffic (reveals, declines), whatever their age. */
 const ROUNDS_REMEMBERED = 1024;
 
 /**
- * The entry of `round` in a map of round traffic, made when missing. Messages arrive for
- * rounds this gateway never runs (and so never clears), so the map keeps only the newest
- * ROUNDS_REMEMBERED rounds.
+ * How long the traffic of a round (reveals, declines) is kept from its first message, at
+ * least: far past its reveal deadline and grace. Messages arrive for rounds this gateway never
+ * runs (and so never clears); at 10 rounds/s the count bound alone kept 100 s of them.
  */
-function roundEntry<V>(map: Map<bigint, V>, round: bigint, create: () => V): V {
-  let entry = map.get(round);
-  if (entry === undefined) {
-    entry = rememberBounded(map, round, create(), ROUNDS_REMEMBERED);
-  }
-  return entry;
-}
+const ROUND_TRAFFIC_KEPT_MS = 30_000;
 
 interface Waiter {
   resolve: (r: { payload: AttestResponsePayload; data: Uint8Array }) => void;
@@ -231,6 +225,8 @@ export class VerifierService {
   private readonly revealListeners = new Map<bigint, () => void>();
   /** Verifiers that said they will not join a round (too busy), by round. */
   private readonly declines = new Map<bigint, Set<bigint>>();
+  /** When the first reveal or decline of each round in those maps arrived, oldest first. */
+  private readonly trafficSince = new Map<bigint, number>();
   /** TPM clocks seen per target, with when their evidence arrived (see previousClock). */
   private readonly clocks = new Map<bigint, { clock: ClockState; receivedAt: number }[]>();
   private readonly tickets = new Map<bigint, Promise<PreparedTicket | null>>();
@@ -245,7 +241,7 @@ export class VerifierService {
 
   constructor(private readonly o: VerifierOptions) {
     this.byzantine = o.byzantine;
-    this.equivocation = new EquivocationWatch(o.chain, o.log, o.metrics);
+    this.equivocation = new EquivocationWatch(o.chain, o.log, o.metrics, () => o.journal.signingFloor());
     this.publicKey = publicKeyOf(o.gatewaySecret);
     this.voteSigner = secretKeyVoteSigner(o.gatewaySecret, trustBoardDomain(o.chain.chainId, o.chain.addresses.board));
   }
@@ -285,9 +281,13 @@ export class VerifierService {
       if (!w || BigInt(payload.target) !== m.envelope.sender) return;
       if (payload.kind === "refusal") w.reject(new VerifierError(`target refused: ${payload.code}: ${payload.message}`));
       else w.resolve({ payload, data: m.data });
-    } else if (payload.kind === "decline") {
-      if (BigInt(payload.target) === decodeRoundId(m.envelope.round).node) this.addDecline(m.envelope.round, m.envelope.sender);
-    } else if (payload.kind === "reveal") {
+    } else if (payload.kind === "decline" || payload.kind === "reveal") {
+      // This gateway never sits on a round about its own node: that round's traffic is not for it.
+      if (decodeRoundId(m.envelope.round).node === this.o.nodeId) return;
+      if (payload.kind === "decline") {
+        if (BigInt(payload.target) === decodeRoundId(m.envelope.round).node) this.addDecline(m.envelope.round, m.envelope.sender);
+        return;
+      }
       void this.onReveal(m.envelope.round, m.envelope.sender, payload, Number(m.envelope.timestamp)).catch((e: unknown) => this.o.log.debug({ err: e }, "reveal rejected"));
     } else if (payload.kind === "vote") {
       const v = payload.vote;
@@ -317,13 +317,31 @@ export class VerifierService {
   }
 
   private addReveal(round: bigint, rec: RevealRecord): void {
-    roundEntry(this.reveals, round, () => new Map<bigint, RevealRecord>()).set(rec.node, rec);
+    this.roundEntry(this.reveals, round, () => new Map<bigint, RevealRecord>()).set(rec.node, rec);
     this.revealListeners.get(round)?.();
   }
 
   private addDecline(round: bigint, sender: bigint): void {
-    roundEntry(this.declines, round, () => new Set<bigint>()).add(sender);
+    this.roundEntry(this.declines, round, () => new Set<bigint>()).add(sender);
     this.revealListeners.get(round)?.();
+  }
+
+  /** The entry of `round` in a map of round traffic, made when missing; old rounds' traffic goes first. */
+  private roundEntry<V>(map: Map<bigint, V>, round: bigint, create: () => V): V {
+    let entry = map.get(round);
+    if (entry === undefined) {
+      const now = Date.now();
+      const keptMs = Math.max(ROUND_TRAFFIC_KEPT_MS, 10 * (this.o.params.revealWindowMs + REVEAL_GRACE_MS));
+      for (const [old, since] of this.trafficSince) {
+        if (now - since < keptMs) break;
+        this.trafficSince.delete(old);
+        this.reveals.delete(old);
+        this.declines.delete(old);
+      }
+      if (!this.trafficSince.has(round)) rememberBounded(this.trafficSince, round, now, ROUNDS_REMEMBERED);
+      entry = rememberBounded(map, round, create(), ROUNDS_REMEMBERED);
+    }
+    return entry;
   }
 
   private requestEvidence(target: bigint, round: bigint, payload: Uint8Array, nonceHex: Hex): Promise<{ payload: AttestResponsePayload; data: Uint8Array }> {
@@ -391,6 +409,8 @@ export class VerifierService {
       return { kind: "abstained", reason: "late" };
     }
     const ticket = await this.prepared(round, epoch);
+    // Used once: a round runs once per gateway (a resumed one draws the same ticket again).
+    this.tickets.delete(round);
     if (!ticket) return { kind: "not-selected" };
     // Registry events evict the cached record (chain-context): a fresh read per round would
     // only add a call to the chain at the busiest moment of the round.

@@ -23,9 +23,9 @@ import {
   statuses,
   type UpgradeSchedule,
 } from "../../offchain/devnet/scenes.js";
-import { NodeStatus, Verdict } from "../../offchain/core/protocol.js";
+import { decodeRoundId, NodeStatus, Verdict } from "../../offchain/core/protocol.js";
 import { cidText, listNodes, readVerdicts } from "../../offchain/chain/reads.js";
-import { disputesAbi } from "../../offchain/chain/artifacts.js";
+import { disputesAbi, trustBoardAbi } from "../../offchain/chain/artifacts.js";
 
 describe("e2e: the demo's four scenes on chain", function () {
   // Setup ~8 s and the scenes ~30 s on 2 cores; the scenes' own timeouts fail first.
@@ -103,5 +103,26 @@ describe("e2e: the demo's four scenes on chain", function () {
     for (const v of v2) expect(v.epoch >= u.effective, `v2 verdict in epoch ${v.epoch} < ${u.effective}`).to.equal(true);
     // Before the effective epoch every verdict was scored by v1.
     for (const v of verdicts.filter((x) => x.epoch < u.effective)) expect(v.policyCid).to.equal(cidText(net.policyV1));
+  });
+
+  it("every gateway's journal keeps only the votes of rounds TrustBoard may still record", async function () {
+    // The floor follows each EpochOpened: the oldest epoch whose certificates TrustBoard
+    // still takes. A week of votes (the dispute window) would grow the journal without end.
+    const [, , maxRoundAge] = await net.publicClient.readContract({ address: net.deployment.contracts.TrustBoard, abi: trustBoardAbi, functionName: "params" });
+    let floor = 0n;
+    await net.waitFor("every journal's floor at maxRoundAge epochs back", async () => {
+      const epoch = await net.currentEpoch();
+      floor = epoch > maxRoundAge ? epoch - maxRoundAge : 0n;
+      return net.nodes.every((n) => n.gateway.rt.journal.signingFloor() === floor);
+    }, 30_000);
+    expect(floor > 0n, "the scenes outlast maxRoundAge epochs").to.equal(true);
+    let kept = 0;
+    for (const n of net.nodes) {
+      const journal = n.gateway.rt.journal;
+      const signedEpochs = Object.keys(journal.signedVotes()).map((k) => decodeRoundId(BigInt(k)).epoch);
+      kept += signedEpochs.length;
+      expect(signedEpochs.filter((e) => e < journal.signingFloor()), `node ${n.nodeId}: votes below the floor`).to.deep.equal([]);
+    }
+    expect(kept, "the votes of the recent epochs are kept").to.be.greaterThan(0);
   });
 });

@@ -188,20 +188,21 @@ describe("gateway journal", () => {
     expect(await j.signOnce(round(1n), "0xb", async () => "0xt")).to.equal("0xt");
   });
 
-  it("keeps K = the longer of the round-age and dispute windows per opened epoch, coalescing bursts", async () => {
-    expect(signingFloorFor(200n, { maxRoundAge: 2n, disputeWindowEpochs: 168n })).to.equal(32n);
-    expect(signingFloorFor(200n, { maxRoundAge: 50n, disputeWindowEpochs: 3n })).to.equal(150n);
-    expect(signingFloorFor(100n, { maxRoundAge: 2n, disputeWindowEpochs: 168n })).to.equal(0n);
+  it("keeps the votes of the epochs TrustBoard still records (maxRoundAge back) per opened epoch, coalescing bursts", async () => {
+    expect(signingFloorFor(200n, 2n)).to.equal(198n);
+    expect(signingFloorFor(200n, 50n)).to.equal(150n);
+    expect(signingFloorFor(2n, 2n)).to.equal(0n);
+    expect(signingFloorFor(1n, 2n)).to.equal(0n);
     const j = await GatewayJournal.open(dir);
     let reads = 0;
-    const retention = async () => (reads++, { maxRoundAge: 3n, disputeWindowEpochs: 5n });
+    const maxRoundAge = async () => (reads++, 3n);
     // A restarted daemon replays every EpochOpened of the chain in one go.
-    const all = await Promise.all([10n, 11n, 12n, 13n, 14n, 15n].map((epoch) => j.compactForEpoch(epoch, retention)));
+    const all = await Promise.all([10n, 11n, 12n, 13n, 14n, 15n].map((epoch) => j.compactForEpoch(epoch, maxRoundAge)));
     expect(reads).to.equal(2);
-    expect(j.signingFloor()).to.equal(10n);
-    expect(all.every((r) => r?.floorEpoch === 10n)).to.equal(true);
-    await j.compactForEpoch(20n, retention);
-    expect(j.signingFloor()).to.equal(15n);
+    expect(j.signingFloor()).to.equal(12n);
+    expect(all.every((r) => r?.floorEpoch === 12n)).to.equal(true);
+    await j.compactForEpoch(20n, maxRoundAge);
+    expect(j.signingFloor()).to.equal(17n);
   });
 
   it("coalesces flushes made during a write into one write of the newest state, resolving every caller", async () => {

@@ -8,6 +8,7 @@
 import { keccak_256 } from "@noble/hashes/sha3.js";
 import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
 import { getAddress, type Address, type Hex } from "viem";
+import { hexOf } from "../hex.js";
 import type { EcdsaBackend } from "./backend.js";
 import { defaultBackend } from "./backend.js";
 import { publicKeyFromSecret, recoverDigest, signDigest, uncompressedPublicKey } from "./secp256k1.js";
@@ -54,7 +55,10 @@ export function addressOfSecretKey(secretKey: Uint8Array, backend: EcdsaBackend 
 /** Sign a 32-byte hash: 65-byte r||s||v hex, byte for byte what viem's `sign({ hash })` returns. */
 export function signHash(secretKey: Uint8Array, hash: Uint8Array, backend: EcdsaBackend = defaultBackend): Hex {
   const { signature, recovery } = signDigest(secretKey, hash, backend);
-  return `0x${bytesToHex(signature)}${(27 + recovery).toString(16)}`;
+  const rsv = new Uint8Array(65);
+  rsv.set(signature);
+  rsv[64] = 27 + recovery;
+  return hexOf(rsv);
 }
 
 /**

@@ -1,4 +1,5 @@
 /** Byte, hex and big-endian integer conversions for the VRF, with typed errors on bad input. */
+import { hexDigits, hexOf } from "../hex.js";
 import { VrfError } from "./errors.js";
 
 const HEX_RE = /^(0x)?([0-9a-fA-F]{2})*$/;
@@ -12,15 +13,11 @@ export function hexToBytes(hex: string, what = "value"): Uint8Array {
     });
   }
   const body = trimmed.startsWith("0x") ? trimmed.slice(2) : trimmed;
-  const out = new Uint8Array(body.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(body.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return new Uint8Array(Buffer.from(body, "hex"));
 }
 
 export function bytesToHex(bytes: Uint8Array, prefix = true): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return prefix ? `0x${s}` : s;
+  return prefix ? hexOf(bytes) : hexDigits(bytes);
 }
 
 export function bytesToBigInt(bytes: Uint8Array): bigint {

@@ -5,7 +5,7 @@
  * round, and picks up its pending rounds where it left them.
  *
  * A change is one line appended to a log (journal-log.ts has the format), so its cost does
- * not grow with the votes kept for the dispute window (rewriting the whole state on every
+ * not grow with the votes kept above the signing floor (rewriting the whole state on every
  * round step was the gateway's largest CPU cost). The log is folded into a new snapshot
  * when it has grown large, and when entries are dropped.
  *

@@ -14,6 +14,7 @@ import { SandboxPool } from "../sandbox/pool.js";
 import { buildGateway, sharedDeterministicRuns, type GatewaySpec } from "./gateway-spec.js";
 import { localGatewayControl, type GatewayControl, type HostOps, type ParentOps } from "./gateway-hosts.js";
 import { PortRpc, processEndpoint } from "./port-rpc.js";
+import type { ReadyOps } from "./rpc-child.js";
 
 if (!process.send) throw new Error("gateway-host.ts runs as a forked process (gateway-hosts.ts starts it)");
 
@@ -69,7 +70,7 @@ const handlers: HostOps = {
   shutdown: stopAll,
 };
 
-const rpc = new PortRpc<HostOps, ParentOps>(processEndpoint(process), handlers);
+const rpc = new PortRpc<HostOps, ParentOps & ReadyOps>(processEndpoint(process), handlers);
 process.on("disconnect", () => {
   rpc.close(new Error("the devnet disconnected"));
   void stopAll().finally(() => process.exit(0));

@@ -9,14 +9,13 @@
  * through ffjavascript) takes any worker thread it is loaded in for its own and replaces
  * that thread's global object, which slowed a gateway thread's every global lookup.
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { ContentStore } from "../../ipfs/adapter/index.js";
 import { CID } from "../../ipfs/adapter/index.js";
 import type { Gateway } from "../relayer/gateway.js";
 import type { RoundTiming } from "../relayer/verifier.js";
 import type { GatewaySpec } from "./gateway-spec.js";
-import { PortRpc, RpcClosedError, processEndpoint } from "./port-rpc.js";
+import { RpcChild } from "./rpc-child.js";
 
 /** What the devnet does with a gateway, wherever it runs. */
 export interface GatewayControl {
@@ -65,8 +64,6 @@ export type HostOps = {
 
 /** Operations the devnet serves to its gateway processes. */
 export type ParentOps = {
-  /** The process has loaded and listens for calls. */
-  ready(arg: undefined): void;
   storePut(bytes: Uint8Array): Promise<string>;
   storeGet(cid: string): Promise<Uint8Array>;
   storePin(cid: string): Promise<void>;
@@ -81,73 +78,48 @@ export interface HostParent {
   onRoundTiming?: (index: number, timing: RoundTiming) => void;
 }
 
-/** One process running gateways (gateway-host.ts, forked with the same TypeScript loader). */
+/** One process running gateways (gateway-host.ts). */
 export class GatewayHost {
-  private readonly rpc: PortRpc<ParentOps, HostOps>;
-  private readonly exited: Promise<void>;
-  private readonly ready: Promise<void>;
+  private constructor(private readonly proc: RpcChild<ParentOps, HostOps>) {}
 
-  private constructor(private readonly child: ChildProcess, parent: HostParent) {
-    let markReady!: () => void;
-    this.ready = new Promise((resolve) => (markReady = resolve));
-    this.rpc = new PortRpc<ParentOps, HostOps>(processEndpoint(child), {
-      ready: () => markReady(),
+  /** Forks a gateway process and waits until it listens for calls. */
+  static async start(parent: HostParent): Promise<GatewayHost> {
+    const handlers: ParentOps = {
       storePut: async (bytes) => (await parent.store.put(bytes)).toString(),
       storeGet: (cid) => parent.store.get(CID.parse(cid)),
       storePin: (cid) => parent.store.pin(CID.parse(cid)),
       storeHas: (cid) => parent.store.has(CID.parse(cid)),
       reboot: ({ index, bootNonce }) => parent.reboot(index, bootNonce),
       roundTiming: ({ index, timing }) => parent.onRoundTiming?.(index, timing),
-    });
-    this.exited = new Promise((resolve) =>
-      child.once("exit", (code, signal) => {
-        this.rpc.close(new RpcClosedError(`gateway process exited (${signal ?? code})`));
-        resolve();
-      }),
-    );
-  }
-
-  /** Forks a gateway process and waits until it listens for calls. */
-  static async start(parent: HostParent): Promise<GatewayHost> {
-    const child = fork(join(import.meta.dirname, "gateway-host.ts"), [], {
-      execArgv: ["--import", "tsx"],
-      serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    const host = new GatewayHost(child, parent);
-    await Promise.race([host.ready, host.exited.then(() => Promise.reject(new Error("gateway process exited before it was ready")))]);
-    return host;
+    };
+    return new GatewayHost(await RpcChild.fork<ParentOps, HostOps>(join(import.meta.dirname, "gateway-host.ts"), "gateway process", handlers));
   }
 
   /** The process id (a benchmark counts its CPU with the gateways'). */
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.proc.pid;
   }
 
   /** Builds a gateway in this process and returns its handle. */
   async add(spec: GatewaySpec): Promise<GatewayControl> {
-    await this.rpc.call("add", spec);
+    const rpc = this.proc.rpc;
+    await rpc.call("add", spec);
     const index = spec.index;
     return {
-      start: () => this.rpc.call("start", index),
-      beginAttestation: () => this.rpc.call("beginAttestation", index),
-      stop: () => this.rpc.call("stop", index),
-      admittedNodeIds: () => this.rpc.call("admittedNodeIds", index),
-      peerAddresses: () => this.rpc.call("peerAddresses", index),
-      dial: (address) => this.rpc.call("dial", { index, address }),
+      start: () => rpc.call("start", index),
+      beginAttestation: () => rpc.call("beginAttestation", index),
+      stop: () => rpc.call("stop", index),
+      admittedNodeIds: () => rpc.call("admittedNodeIds", index),
+      peerAddresses: () => rpc.call("peerAddresses", index),
+      dial: (address) => rpc.call("dial", { index, address }),
       setMeanInterval: async (ms) => {
-        await this.rpc.call("setMeanInterval", { index, ms });
+        await rpc.call("setMeanInterval", { index, ms });
       },
     };
   }
 
   /** Stops the process's gateways, then the process (killed if it has not exited 20 s after). */
   async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 20_000);
-    await this.rpc.call("shutdown", undefined).catch(() => undefined);
-    if (this.child.connected) this.child.disconnect();
-    await this.exited;
-    clearTimeout(timer);
+    await this.proc.stop(20_000, () => this.proc.rpc.call("shutdown", undefined));
   }
 }

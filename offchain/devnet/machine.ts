@@ -9,16 +9,12 @@
  * A Machine here is the handle the devnet holds: the bridge port, the keys, and the
  * operations a demo performs on the HPC (load a container, reboot, stop).
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { generateStaticKey, type StaticKeyPair } from "../attest/bridge/noise.js";
-import type { HostReply, HostRequest, WireImage } from "./machine-host.js";
+import type { MachineImage, MachineOps } from "./machine-host.js";
+import { RpcChild } from "./rpc-child.js";
 
-export interface MachineImage {
-  bootImage: { label: string; content: Uint8Array };
-  kernelCmdline: string;
-  containers: { label: string; content: Uint8Array }[];
-}
+export type { MachineImage } from "./machine-host.js";
 
 export interface MachineOptions {
   dir: string;
@@ -28,77 +24,28 @@ export interface MachineOptions {
   host?: MachineHost;
 }
 
-/** A request without its id (Omit over each member of the union). */
-type Request = HostRequest extends infer R ? (R extends HostRequest ? Omit<R, "id"> : never) : never;
-
-type Pending = { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void };
-
-/** The process that runs machines (machine-host.ts), forked with the same TypeScript loader. */
+/** The process that runs machines (machine-host.ts). */
 export class MachineHost {
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
   private nextIndex = 0;
-  private exited = false;
 
-  private constructor(private readonly child: ChildProcess) {
-    child.on("message", (m: HostReply) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (m.ok) p.resolve(m.result);
-      else p.reject(new Error(`machine host: ${m.error}`));
-    });
-    child.once("exit", (code) => {
-      this.exited = true;
-      for (const p of this.pending.values()) p.reject(new Error(`machine host exited (${code})`));
-      this.pending.clear();
-    });
-  }
+  private constructor(private readonly proc: RpcChild<Record<never, never>, MachineOps>) {}
 
   static async start(): Promise<MachineHost> {
-    const child = fork(join(import.meta.dirname, "machine-host.ts"), [], {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.once("message", () => resolve());
-      child.once("exit", (code) => reject(new Error(`machine host exited (${code}) before it was ready`)));
-    });
-    return new MachineHost(child);
+    return new MachineHost(await RpcChild.fork<Record<never, never>, MachineOps>(join(import.meta.dirname, "machine-host.ts"), "machine host", {}));
   }
 
   allocateIndex(): number {
     return this.nextIndex++;
   }
 
-  request(req: Request): Promise<Record<string, unknown>> {
-    if (this.exited) return Promise.reject(new Error("machine host is not running"));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.child.send({ ...req, id } as HostRequest);
-    });
+  get rpc(): RpcChild<Record<never, never>, MachineOps>["rpc"] {
+    return this.proc.rpc;
   }
 
   /** Ends the process; its machines stop with it (the host stops them on disconnect). */
   async close(): Promise<void> {
-    if (this.exited) return;
-    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
-    this.child.disconnect();
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await this.proc.stop(10_000);
   }
-}
-
-const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
-
-function wireImage(image: MachineImage): WireImage {
-  return {
-    bootImage: { label: image.bootImage.label, content: b64(image.bootImage.content) },
-    kernelCmdline: image.kernelCmdline,
-    containers: image.containers.map((c) => ({ label: c.label, content: b64(c.content) })),
-  };
 }
 
 export class Machine {
@@ -118,9 +65,8 @@ export class Machine {
     const index = host.allocateIndex();
     const gatewayKey = generateStaticKey();
     try {
-      const r = await host.request({ op: "start", index, dir: opts.dir, caDir: opts.caDir, image: wireImage(opts.image), gatewayPublicKey: b64(gatewayKey.publicKey) });
-      const agentKey = { publicKey: new Uint8Array(Buffer.from(String(r.agentPublicKey), "base64")) };
-      return new Machine(host, opts.host === undefined, index, Number(r.port), agentKey, gatewayKey);
+      const r = await host.rpc.call("start", { index, dir: opts.dir, caDir: opts.caDir, image: opts.image, gatewayPublicKey: gatewayKey.publicKey });
+      return new Machine(host, opts.host === undefined, index, r.port, { publicKey: r.agentPublicKey }, gatewayKey);
     } catch (e) {
       if (opts.host === undefined) await host.close();
       throw e;
@@ -129,7 +75,7 @@ export class Machine {
 
   /** Runs (and measures) a container image on the HPC. */
   async loadContainer(label: string, content: Uint8Array): Promise<void> {
-    await this.host.request({ op: "loadContainer", index: this.index, label, content: b64(content) });
+    await this.host.rpc.call("loadContainer", { index: this.index, label, content });
   }
 
   /**
@@ -138,11 +84,11 @@ export class Machine {
    * nonce of core/boot-nonce.ts). Resolves once the agent listens again.
    */
   async reboot(bootNonce?: Uint8Array): Promise<void> {
-    await this.host.request({ op: "reboot", index: this.index, ...(bootNonce ? { bootNonce: b64(bootNonce) } : {}) });
+    await this.host.rpc.call("reboot", { index: this.index, ...(bootNonce ? { bootNonce } : {}) });
   }
 
   async stop(): Promise<void> {
-    await this.host.request({ op: "stop", index: this.index }).catch(() => undefined);
+    await this.host.rpc.call("stop", { index: this.index }).catch(() => undefined);
     if (this.ownsHost) await this.host.close();
   }
 }

@@ -8,6 +8,7 @@ import { cidToHex } from "../../ipfs/adapter/cid.js";
 import { openCapsule, sealCapsule } from "../core/capsule/seal.js";
 import type { OpenedCapsule, SealParameters } from "../core/capsule/seal.js";
 import type { CapsuleContext } from "../core/capsule/format.js";
+import { hexOf } from "../core/hex.js";
 
 export interface CapsuleRecord {
   cid: CID;
@@ -20,7 +21,7 @@ export async function sealToStore(store: ContentStore, params: SealParameters): 
   const sealed = await sealCapsule(params);
   const cid = await store.put(sealed.bytes);
   await store.pin(cid);
-  return { cid, chain: { cid: cidToHex(cid), commitment: `0x${Buffer.from(sealed.commitment).toString("hex")}` } };
+  return { cid, chain: { cid: cidToHex(cid), commitment: hexOf(sealed.commitment) } };
 }
 
 /** Fetches a capsule by CID (verified by the store) and opens it. */

@@ -1,3 +1,4 @@
+import { hexOf } from "../core/hex.js";
 /**
  * Output for people and for scripts. Reads print a table (people) or JSON (`--json`,
  * bigints as decimal strings); progress goes to stderr and is silent under --json so
@@ -10,7 +11,7 @@ export function toJson(value: unknown): string {
     value,
     (_k, v: unknown) => {
       if (typeof v === "bigint") return v.toString();
-      if (v instanceof Uint8Array) return `0x${Buffer.from(v).toString("hex")}`;
+      if (v instanceof Uint8Array) return hexOf(v);
       return v;
     },
     2,

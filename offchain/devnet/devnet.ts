@@ -57,6 +57,7 @@ import { Machine, MachineHost, type MachineImage } from "./machine.js";
 import { SandboxPool } from "../sandbox/pool.js";
 import { buildGateway, sharedDeterministicRuns, type GatewaySpec } from "./gateway-spec.js";
 import { GatewayHost, localGatewayControl, type GatewayControl } from "./gateway-hosts.js";
+import { hexOf } from "../core/hex.js";
 
 
 export const BOOT_IMAGE: MachineImage["bootImage"] = { label: "trustmesh-hpc-2026.11.efi", content: Buffer.from("trustmesh HPC boot image 2026.11 (kernel + initrd)") };
@@ -115,7 +116,7 @@ export interface DevnetNode {
 
 export const sha256Hex = (b: Uint8Array): Hex => `0x${createHash("sha256").update(b).digest("hex")}`;
 
-const randomSecretHex = (): Hex => `0x${Buffer.from(secp256k1.utils.randomSecretKey()).toString("hex")}`;
+const randomSecretHex = (): Hex => hexOf(secp256k1.utils.randomSecretKey());
 
 const MACHINE_IMAGE: MachineImage = { bootImage: BOOT_IMAGE, kernelCmdline: "console=ttyS0 ro trustmesh.boot=pxe", containers: [WORKER_IMAGE] };
 

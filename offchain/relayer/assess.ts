@@ -23,6 +23,7 @@ import type { GoldenPolicy } from "../attest/policy/types.js";
 import type { AttestResponsePayload } from "./round-messages.js";
 import { onChainTier } from "./enrolment.js";
 import type { FindingSeverity, ScoreInput } from "../../ipfs/scoring/contract.js";
+import { hexOf } from "../core/hex.js";
 
 /** PCRs the HPC agent measures into (firmware/agent/measure.ts). */
 export const BOOT_IMAGE_PCR = 9;
@@ -99,7 +100,7 @@ export async function assessResponse(p: AssessParameters): Promise<Assessment> {
   const ev = r.evidence;
   const findings: Finding[] = [];
 
-  const mine = `0x${Buffer.from(p.verifierNonce).toString("hex")}`;
+  const mine = hexOf(p.verifierNonce);
   if (r.verifierNonce !== mine || !r.verifierNonces.includes(mine)) {
     findings.push({ code: "NONCE_NOT_BOUND", severity: "fatal", message: "the evidence does not answer this verifier's nonce" });
   }

@@ -25,6 +25,7 @@ import type { Metrics } from "./metrics.js";
 import { decodeRoundPayload, encodeRoundPayload, MAX_BATCHED_NONCES, type AttestRequestPayload, type AttestResponsePayload } from "./round-messages.js";
 import { gatewayNonceFor } from "./assess.js";
 import { checkVerifierClaim, claimSigner, fastVerifyHelpers, hexBytes } from "./vrf-claims.js";
+import { hexOf } from "../core/hex.js";
 
 export interface AttestationServiceOptions {
   nodeId: bigint;
@@ -201,7 +202,7 @@ export class AttestationService {
           requester: b.requester.toString(),
           verifierNonce: b.req.verifierNonce,
           verifierNonces: nonces,
-          gatewayRandom: `0x${Buffer.from(gatewayRandom).toString("hex")}`,
+          gatewayRandom: hexOf(gatewayRandom),
           channelBinding: `0x${reply.channelBinding.toString("hex")}`,
           ekCertDigest: this.o.identity.ekCertDigest,
           akPublic: this.o.identity.akPublic,

@@ -43,6 +43,7 @@ import { decodeRoundPayload, encodeRoundPayload, type AttestResponsePayload, typ
 import { checkVerifierClaim, claimSigner, signVrfClaim } from "./vrf-claims.js";
 import { resumeData, voteToJson, type ResumableRound } from "./round-resume.js";
 import { rememberBounded } from "../core/bounded-map.js";
+import { hexOf } from "../core/hex.js";
 
 export interface VerifierParams {
   revealWindowMs: number;
@@ -194,7 +195,7 @@ class CommitCollector {
   }
 }
 
-/** Rounds remembered per map of round traffic (reveals, declines), whatever their age. */
+/** Rounds whose traffic (reveals, declines) is remembered, whatever their age. */
 const ROUNDS_REMEMBERED = 1024;
 
 /**
@@ -225,8 +226,13 @@ export class VerifierService {
   private readonly revealListeners = new Map<bigint, () => void>();
   /** Verifiers that said they will not join a round (too busy), by round. */
   private readonly declines = new Map<bigint, Set<bigint>>();
-  /** When the first reveal or decline of each round in those maps arrived, oldest first. */
+  /**
+   * When the first reveal or decline of each round arrived, oldest first. Every round in
+   * `reveals` and `declines` is here, so forgetting a round here bounds both maps.
+   */
   private readonly trafficSince = new Map<bigint, number>();
+  /** How long a round's traffic is kept (ROUND_TRAFFIC_KEPT_MS, or more for a long reveal window). */
+  private readonly trafficKeptMs: number;
   /** TPM clocks seen per target, with when their evidence arrived (see previousClock). */
   private readonly clocks = new Map<bigint, { clock: ClockState; receivedAt: number }[]>();
   private readonly tickets = new Map<bigint, Promise<PreparedTicket | null>>();
@@ -241,6 +247,7 @@ export class VerifierService {
 
   constructor(private readonly o: VerifierOptions) {
     this.byzantine = o.byzantine;
+    this.trafficKeptMs = Math.max(ROUND_TRAFFIC_KEPT_MS, 10 * (o.params.revealWindowMs + REVEAL_GRACE_MS));
     this.equivocation = new EquivocationWatch(o.chain, o.log, o.metrics, () => o.journal.signingFloor());
     this.publicKey = publicKeyOf(o.gatewaySecret);
     this.voteSigner = secretKeyVoteSigner(o.gatewaySecret, trustBoardDomain(o.chain.chainId, o.chain.addresses.board));
@@ -282,13 +289,12 @@ export class VerifierService {
       if (payload.kind === "refusal") w.reject(new VerifierError(`target refused: ${payload.code}: ${payload.message}`));
       else w.resolve({ payload, data: m.data });
     } else if (payload.kind === "decline" || payload.kind === "reveal") {
-      // This gateway never sits on a round about its own node: that round's traffic is not for it.
-      if (decodeRoundId(m.envelope.round).node === this.o.nodeId) return;
-      if (payload.kind === "decline") {
-        if (BigInt(payload.target) === decodeRoundId(m.envelope.round).node) this.addDecline(m.envelope.round, m.envelope.sender);
-        return;
-      }
-      void this.onReveal(m.envelope.round, m.envelope.sender, payload, Number(m.envelope.timestamp)).catch((e: unknown) => this.o.log.debug({ err: e }, "reveal rejected"));
+      const roundTarget = decodeRoundId(m.envelope.round).node;
+      // A target other than the round's is malformed; and this gateway never sits on a round
+      // about its own node, so that round's traffic is not for it.
+      if (BigInt(payload.target) !== roundTarget || roundTarget === this.o.nodeId) return;
+      if (payload.kind === "decline") this.addDecline(m.envelope.round, m.envelope.sender);
+      else void this.onReveal(m.envelope.round, m.envelope.sender, payload, Number(m.envelope.timestamp)).catch((e: unknown) => this.o.log.debug({ err: e }, "reveal rejected"));
     } else if (payload.kind === "vote") {
       const v = payload.vote;
       const vote: Vote = { round: BigInt(v.round), node: BigInt(v.node), verdict: v.verdict, score: v.score, evidenceCid: v.evidenceCid, policyCid: v.policyCid };
@@ -296,8 +302,8 @@ export class VerifierService {
     }
   }
 
+  /** A reveal of a round about another node than this one, its target checked (onAttestationMessage). */
   private async onReveal(round: bigint, sender: bigint, r: RevealPayload, at: number): Promise<void> {
-    if (BigInt(r.target) !== decodeRoundId(round).node) return;
     // Registry events evict the cached record (chain-context), so an older copy is safe here.
     const node = await this.o.chain.node(sender, NODE_RECORD_MAX_AGE_MS);
     const ctx = { chainId: this.o.chain.chainId, board: this.o.chain.addresses.board };
@@ -326,20 +332,26 @@ export class VerifierService {
     this.revealListeners.get(round)?.();
   }
 
-  /** The entry of `round` in a map of round traffic, made when missing; old rounds' traffic goes first. */
+  /**
+   * The entry of `round` in a map of round traffic, made when missing. A round new to this
+   * gateway first makes room: the oldest rounds' traffic goes while it is older than
+   * trafficKeptMs or ROUNDS_REMEMBERED rounds are kept.
+   */
   private roundEntry<V>(map: Map<bigint, V>, round: bigint, create: () => V): V {
     let entry = map.get(round);
     if (entry === undefined) {
-      const now = Date.now();
-      const keptMs = Math.max(ROUND_TRAFFIC_KEPT_MS, 10 * (this.o.params.revealWindowMs + REVEAL_GRACE_MS));
-      for (const [old, since] of this.trafficSince) {
-        if (now - since < keptMs) break;
-        this.trafficSince.delete(old);
-        this.reveals.delete(old);
-        this.declines.delete(old);
+      if (!this.trafficSince.has(round)) {
+        const now = Date.now();
+        for (const [old, since] of this.trafficSince) {
+          if (now - since < this.trafficKeptMs && this.trafficSince.size < ROUNDS_REMEMBERED) break;
+          this.trafficSince.delete(old);
+          this.reveals.delete(old);
+          this.declines.delete(old);
+        }
+        this.trafficSince.set(round, now);
       }
-      if (!this.trafficSince.has(round)) rememberBounded(this.trafficSince, round, now, ROUNDS_REMEMBERED);
-      entry = rememberBounded(map, round, create(), ROUNDS_REMEMBERED);
+      entry = create();
+      map.set(round, entry);
     }
     return entry;
   }
@@ -470,7 +482,7 @@ export class VerifierService {
 
     // 1. Journal first: the nonce and the round survive a crash.
     const nonce = await o.journal.freshNonce();
-    const nonceHex = `0x${Buffer.from(nonce).toString("hex")}` as Hex;
+    const nonceHex = hexOf(nonce);
     await o.journal.putRound({ round: round.toString(), target: target.toString(), phase: "requested", nonce: nonceHex, updatedAt: Date.now() });
 
     // 2. Reveal, and request evidence in parallel. The host stamps the envelope with its

@@ -14,6 +14,7 @@ import { decodeJsonPayload, encodeJsonPayload } from "./bundle.js";
 import { TaskError } from "./errors.js";
 import { INPUT_ROLE, RESULT_ROLE } from "./executor.js";
 import type { TaskSpec } from "./types.js";
+import { hexOf } from "../core/hex.js";
 
 export const MAX_INPUTS = 16;
 export const MAX_RECIPIENTS = 16;
@@ -88,12 +89,8 @@ export async function openResult(
   } catch (cause) {
     throw new TaskError("TASK_RESULT", `the result capsule of task ${taskId} does not open for this recipient`, { cause });
   }
-  if (keyToHexLoose(opened.commitment) !== onChain.resultCommitment.toLowerCase()) {
+  if (hexOf(opened.commitment) !== onChain.resultCommitment.toLowerCase()) {
     throw new TaskError("TASK_RESULT", `the result of task ${taskId} does not match the commitment on chain`);
   }
   return decodeJsonPayload(opened.payload, "TASK_RESULT");
-}
-
-function keyToHexLoose(b: Uint8Array): string {
-  return `0x${Buffer.from(b).toString("hex")}`;
 }

@@ -9,6 +9,7 @@
  */
 import { CapsuleError } from "./errors.js";
 import { KEY_ID_BYTES } from "./keys.js";
+import { hexOf } from "../hex.js";
 
 export const CAPSULE_MAGIC = new Uint8Array([0x54, 0x4d, 0x43, 0x50]); // "TMCP"
 export const CAPSULE_VERSION = 1;
@@ -100,7 +101,7 @@ export function decodeCapsule(bytes: Uint8Array): Capsule {
   if (kem !== SUITE.kem || kdf !== SUITE.kdf || aead !== SUITE.aead) {
     throw new CapsuleError("CAPSULE_SUITE", `HPKE suite kem=0x${kem.toString(16)} kdf=0x${kdf.toString(16)} aead=0x${aead.toString(16)} is not supported`);
   }
-  const taskId = BigInt(`0x${Buffer.from(r.take(32)).toString("hex")}`);
+  const taskId = BigInt(hexOf(r.take(32)));
   const roleLen = r.u8();
   if (roleLen < 1 || roleLen > MAX_ROLE_BYTES) throw malformed(`role length ${roleLen}`);
   let role: string;

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { CapsuleError } from "./errors.js";
+import { hexOf } from "../hex.js";
 
 export const X25519_KEY_BYTES = 32;
 /** Recipient entries carry this many bytes of sha256(publicKey) to find one's own entry. */
@@ -32,7 +33,7 @@ export function keyId(publicKey: Uint8Array): Uint8Array {
 
 export function keyToHex(key: Uint8Array): `0x${string}` {
   checkLength(key, "capsule");
-  return `0x${Buffer.from(key).toString("hex")}`;
+  return hexOf(key);
 }
 
 export function keyFromHex(hex: string): Uint8Array {

@@ -6,9 +6,9 @@
  * verification does, and callers here know addresses, not public keys.
  */
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { bytesToHex, hexToBytes } from "@noble/hashes/utils.js";
+import { hexToBytes } from "@noble/hashes/utils.js";
 import { getAddress, type Address, type Hex } from "viem";
-import { hexOf } from "../hex.js";
+import { hexDigits, hexOf } from "../hex.js";
 import type { EcdsaBackend } from "./backend.js";
 import { defaultBackend } from "./backend.js";
 import { publicKeyFromSecret, recoverDigest, signDigest, uncompressedPublicKey } from "./secp256k1.js";
@@ -41,10 +41,10 @@ const ADDRESSES_MAX = 1024;
 /** The checksummed address of a SEC1 public key (throws CryptoError when it is not one). */
 export function addressOfPublicKey(publicKey: Uint8Array, backend: EcdsaBackend = defaultBackend): Address {
   const full = publicKey.length === 65 && publicKey[0] === 4 ? publicKey : uncompressedPublicKey(publicKey, backend);
-  const key = bytesToHex(full);
+  const key = hexDigits(full);
   const hit = addresses.get(key);
   if (hit !== undefined) return hit;
-  const address = getAddress(`0x${bytesToHex(keccak_256(full.subarray(1)).subarray(12))}`);
+  const address = getAddress(hexOf(keccak_256(full.subarray(1)).subarray(12)));
   return rememberBounded(addresses, key, address, ADDRESSES_MAX);
 }
 

@@ -7,7 +7,7 @@
  * Misuse by the caller (a malformed key, a digest of the wrong length) throws CryptoError;
  * whatever a peer can send (any signature bytes) makes verify false and recover null.
  */
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { hexDigits, hexOf } from "../hex.js";
 import { defaultBackend, type EcdsaBackend } from "./backend.js";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
 import { rememberBounded } from "../bounded-map.js";
@@ -25,7 +25,7 @@ export interface RecoverableSignature {
 }
 
 function toBigInt(bytes: Uint8Array): bigint {
-  return bytes.length === 0 ? 0n : BigInt(`0x${bytesToHex(bytes)}`);
+  return bytes.length === 0 ? 0n : BigInt(hexOf(bytes));
 }
 
 function fromBigInt(v: bigint): Uint8Array {
@@ -76,7 +76,7 @@ const parsedKeys = new Map<string, Uint8Array>();
 const PARSED_MAX = 1024;
 
 function parsePublicKey(publicKey: Uint8Array, backend: EcdsaBackend): Uint8Array {
-  const hex = bytesToHex(publicKey);
+  const hex = hexDigits(publicKey);
   const hit = parsedKeys.get(hex);
   if (hit !== undefined) return hit;
   let uncompressed: Uint8Array;
